@@ -1,0 +1,155 @@
+"""Writing and verifying the hash-chained audit log.
+
+`record()` is the only way to append. Each entry's hash is the SHA-256 of the
+canonical JSON of its content together with the previous entry's hash, so
+editing, deleting or reordering any entry breaks every hash after it, and a
+head (seq:hash) published elsewhere exposes a truncated tail.
+"""
+import datetime
+import hashlib
+import json
+from dataclasses import dataclass
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import AuditEvent
+
+GENESIS = "0" * 64
+# Any constant would do; it names the lock that serialises appends on PostgreSQL.
+_PG_LOCK_KEY = 7_243_001
+
+
+class AuditError(Exception):
+    pass
+
+
+def canonical_json(value):
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, cls=DjangoJSONEncoder)
+
+
+def normalise(value):
+    """What `value` becomes after a round trip through a JSON column."""
+    return json.loads(canonical_json(value))
+
+
+def entry_content(event):
+    return {
+        "seq": event.seq,
+        "at": event.at.astimezone(datetime.timezone.utc).isoformat(timespec="microseconds"),
+        "actor": event.actor_name,
+        "action": event.action,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "target_repr": event.target_repr,
+        "scope": event.scope,
+        "changes": event.changes,
+        "prev_hash": event.prev_hash,
+    }
+
+
+def compute_hash(event):
+    return hashlib.sha256(canonical_json(entry_content(event)).encode("utf-8")).hexdigest()
+
+
+def describe(target):
+    if target is None:
+        return "", "", ""
+    meta = target._meta
+    return f"{meta.app_label}.{meta.model_name}", str(target.pk), str(target)[:255]
+
+
+def _lock_chain():
+    # SQLite: the IMMEDIATE transaction already holds the database's write lock.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK_KEY])
+
+
+def record(*, actor, action, target=None, changes=None, scope=""):
+    """Append one entry. Must run inside the transaction of the change it records."""
+    if not connection.in_atomic_block:
+        raise AuditError("audit.record() must be called inside the transaction of the change")
+    _lock_chain()
+    last = AuditEvent.objects.order_by("-seq").only("seq", "hash").first()
+    target_type, target_id, target_repr = describe(target)
+    user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    event = AuditEvent(
+        seq=(last.seq + 1) if last else 1,
+        at=timezone.now(),
+        actor=user,
+        actor_name=user.get_username() if user else "",
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_repr=target_repr,
+        scope=scope,
+        changes=normalise(changes or {}),
+        prev_hash=last.hash if last else GENESIS,
+    )
+    event.hash = compute_hash(event)
+    event.save(force_insert=True)
+    return event
+
+
+@transaction.atomic
+def record_refusal(*, actor, action, target=None, reason, scope=""):
+    """Record a refused attempt in its own transaction, so it survives the refusal."""
+    return record(actor=actor, action=action, target=target, changes={"refused": reason}, scope=scope)
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    head: str
+    problem: str = ""
+    bad_seq: int | None = None
+
+
+def head():
+    last = AuditEvent.objects.order_by("-seq").only("seq", "hash").first()
+    return f"{last.seq}:{last.hash}" if last else f"0:{GENESIS}"
+
+
+def verify(expect_head=None, batch_size=5000):
+    """Recompute the chain from the first entry; report the first entry that does not fit."""
+    prev_hash, expected_seq, checked = GENESIS, 1, 0
+    fields = ["seq", "at", "actor_name", "action", "target_type", "target_id", "target_repr",
+              "scope", "changes", "prev_hash", "hash"]
+    last_seq = 0
+    while True:
+        batch = list(AuditEvent.objects.filter(seq__gt=last_seq).order_by("seq").only(*fields)[:batch_size])
+        if not batch:
+            break
+        for event in batch:
+            if event.seq != expected_seq:
+                return VerifyResult(False, checked, head(), f"entry #{expected_seq} is missing (next is #{event.seq})", expected_seq)
+            if event.prev_hash != prev_hash:
+                return VerifyResult(False, checked, head(), f"entry #{event.seq} does not follow the entry before it", event.seq)
+            if compute_hash(event) != event.hash:
+                return VerifyResult(False, checked, head(), f"entry #{event.seq} was altered: its content does not match its hash", event.seq)
+            prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
+        last_seq = batch[-1].seq
+    current = f"{expected_seq - 1}:{prev_hash}"
+    if expect_head:
+        result = _check_expected_head(expect_head, current)
+        if result:
+            return VerifyResult(False, checked, current, *result)
+    return VerifyResult(True, checked, current)
+
+
+def _check_expected_head(expect_head, current):
+    try:
+        seq_text, expected_hash = expect_head.split(":", 1)
+        seq = int(seq_text)
+    except ValueError:
+        return (f"--expect-head must look like SEQ:HASH, not {expect_head!r}", None)
+    current_seq = int(current.split(":", 1)[0])
+    if seq > current_seq:
+        return (f"the log ends at #{current_seq} but entry #{seq} was published: the tail was truncated", current_seq + 1)
+    stored = AuditEvent.objects.filter(seq=seq).values_list("hash", flat=True).first()
+    if stored != expected_hash:
+        return (f"entry #{seq} does not match the published head", seq)
+    return None

@@ -1,0 +1,433 @@
+"""Incidents, the allegations within them, and the taxonomies they use."""
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import F, Q
+
+from .querysets import IncidentQuerySet
+
+
+def _aliases(text):
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+ALIASES_HELP = "Other names and spellings, one per line (other languages, transliterations, how sources spell it)."
+
+
+class Conflict(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=200, unique=True)
+    started_on = models.DateField(null=True, blank=True)
+    ended_on = models.DateField(null=True, blank=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(started_on__isnull=True) | Q(ended_on__isnull=True) | Q(ended_on__gte=F("started_on")),
+                name="conflict_end_after_start",
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Side(models.Model):
+    """A grouping of parties that fought together, so users can filter by a whole side."""
+
+    name = models.CharField(max_length=200, unique=True, help_text="e.g. Armenia and Nagorno-Karabakh")
+    slug = models.SlugField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class PartyKind(models.TextChoices):
+    STATE_FORCES = "state_forces", "State armed forces"
+    NON_STATE_GROUP = "non_state_armed_group", "Non-state armed group"
+    DE_FACTO_AUTHORITY = "de_facto_authority", "De facto authority and its forces"
+    OTHER = "other", "Other"
+    UNKNOWN = "unknown", "Not yet classified"
+
+
+class Party(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=200, unique=True)
+    aliases = models.TextField(blank=True, help_text=ALIASES_HELP)
+    side = models.ForeignKey(Side, null=True, blank=True, on_delete=models.PROTECT, related_name="parties")
+    kind = models.CharField(max_length=30, choices=PartyKind, default=PartyKind.UNKNOWN)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "parties"
+        constraints = [models.CheckConstraint(condition=Q(kind__in=PartyKind.values), name="party_kind_valid")]
+
+    def __str__(self):
+        return self.name
+
+    def alias_list(self):
+        return _aliases(self.aliases)
+
+
+class GeoPrecision(models.TextChoices):
+    EXACT = "exact", "Exact"
+    TOWN = "town", "Town or village"
+    DISTRICT = "district", "District"
+    REGION = "region", "Region"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Place(models.Model):
+    name = models.CharField(max_length=200, help_text="The name users would search for.")
+    slug = models.SlugField(max_length=200, unique=True)
+    aliases = models.TextField(blank=True, help_text=ALIASES_HELP)
+    admin_area = models.CharField(max_length=200, blank=True, help_text="District or region.")
+    country = models.CharField(max_length=200, blank=True, help_text="Country or territory as sources describe it.")
+    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    geo_precision = models.CharField(max_length=10, choices=GeoPrecision, default=GeoPrecision.UNKNOWN)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "admin_area", "country"], name="place_unique_name_in_area"),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True, longitude__isnull=True)
+                | Q(latitude__isnull=False, longitude__isnull=False),
+                name="place_lat_lng_both_or_neither",
+            ),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90),
+                name="place_latitude_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
+                name="place_longitude_range",
+            ),
+            models.CheckConstraint(condition=Q(geo_precision__in=GeoPrecision.values), name="place_geo_precision_valid"),
+        ]
+
+    def __str__(self):
+        aliases = self.alias_list()
+        return f"{self.name} ({aliases[0]})" if aliases else self.name
+
+    def alias_list(self):
+        return _aliases(self.aliases)
+
+
+class WeaponCategory(models.TextChoices):
+    CLUSTER_SUBMUNITION = "cluster_submunition", "Cluster submunition"
+    CLUSTER_MUNITION_ROCKET = "cluster_munition_rocket", "Cluster munition rocket"
+    CLUSTER_MUNITION = "cluster_munition", "Cluster munition (type not identified)"
+    UNGUIDED_ROCKET = "unguided_artillery_rocket", "Unguided artillery rocket"
+    BALLISTIC_MISSILE = "ballistic_missile", "Ballistic missile"
+    MISSILE = "missile", "Missile"
+    GUIDED_MUNITION = "guided_munition", "Guided munition"
+    LOITERING_MUNITION = "loitering_munition", "Loitering munition"
+    AERIAL_MUNITION = "aerial_munition", "Aerial bomb or aircraft-delivered munition"
+    ARTILLERY = "artillery", "Artillery"
+    MORTAR = "mortar", "Mortar"
+    SMALL_ARMS = "small_arms", "Small arms"
+    EDGED_WEAPON = "edged_weapon", "Edged weapon"
+    LANDMINE = "landmine", "Landmine"
+    OTHER = "other", "Other"
+    UNKNOWN = "unknown", "Not yet classified"
+
+
+class TriState(models.TextChoices):
+    YES = "yes", "Yes"
+    NO = "no", "No"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class WeaponType(models.Model):
+    name = models.CharField(max_length=200, unique=True, help_text="Name as sources most often spell it.")
+    slug = models.SlugField(max_length=200, unique=True)
+    aliases = models.TextField(blank=True, help_text=ALIASES_HELP)
+    category = models.CharField(max_length=30, choices=WeaponCategory, default=WeaponCategory.UNKNOWN)
+    is_cluster_munition = models.CharField(max_length=7, choices=TriState, default=TriState.UNKNOWN)
+    origin_as_reported = models.CharField(
+        max_length=200, blank=True, help_text="Country of origin or manufacturer, only where a source states it."
+    )
+    origin_reported_by = models.CharField(max_length=300, blank=True, help_text="Which source states the origin.")
+    needs_curation = models.BooleanField(
+        default=False, help_text="Created from a name in an import; an administrator should classify it."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(category__in=WeaponCategory.values), name="weapontype_category_valid"),
+            models.CheckConstraint(condition=Q(is_cluster_munition__in=TriState.values), name="weapontype_cluster_valid"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def alias_list(self):
+        return _aliases(self.aliases)
+
+
+class ViolationType(models.Model):
+    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200, unique=True)
+    definition = models.TextField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class DatePrecision(models.TextChoices):
+    DAY = "day", "Day"
+    MONTH = "month", "Month"
+    YEAR = "year", "Year"
+    APPROXIMATE = "approximate", "Approximate (a range bounding an unknown date)"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    PUBLISHED = "published", "Published"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+# The whole workflow on one screen: from each status, the statuses it may move to.
+# A published incident is edited through a new working revision (a draft copy),
+# so "published" itself only moves to "withdrawn".
+TRANSITIONS = {
+    Status.DRAFT: {Status.IN_REVIEW},
+    Status.IN_REVIEW: {Status.PUBLISHED, Status.CHANGES_REQUESTED, Status.WITHDRAWN},
+    Status.CHANGES_REQUESTED: {Status.IN_REVIEW, Status.WITHDRAWN},
+    Status.PUBLISHED: {Status.WITHDRAWN},
+    Status.WITHDRAWN: {Status.DRAFT},
+}
+
+EDITABLE_IN_PLACE = {Status.DRAFT, Status.CHANGES_REQUESTED}
+
+
+class Visibility(models.TextChoices):
+    PUBLIC = "public", "Public once published"
+    RESTRICTED = "restricted", "Restricted to signed-in staff"
+
+
+class Confidence(models.TextChoices):
+    VERIFIED = "verified", "Verified"
+    CORROBORATED = "corroborated", "Corroborated"
+    SINGLE_SOURCE = "single_source", "Single source"
+    PARTY_CLAIM = "party_claim", "Party claim"
+    CONTESTED = "contested", "Contested"
+    DISCOUNTED = "discounted", "Discounted"
+
+
+reference_code_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*$", "Use letters, digits, dots, dashes and underscores, e.g. AZF-2020-01."
+)
+
+
+def _range_condition(low, high):
+    return Q(**{f"{low}__isnull": True}) | Q(**{f"{high}__isnull": True}) | Q(**{f"{low}__lte": F(high)})
+
+
+def _non_negative(field):
+    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": 0})
+
+
+CASUALTY_FIELDS = ["civilians_killed_min", "civilians_killed_max", "civilians_injured_min", "civilians_injured_max"]
+
+
+class Incident(models.Model):
+    reference_code = models.CharField(
+        max_length=64, validators=[reference_code_validator], help_text="Stable key, e.g. AZF-2020-01."
+    )
+    conflict = models.ForeignKey(Conflict, null=True, blank=True, on_delete=models.PROTECT, related_name="incidents")
+    title = models.CharField(max_length=300, help_text="Short and neutral: what happened where, not who is to blame.")
+    summary = models.TextField(blank=True, help_text="Neutral narrative, attributing every claim to its source.")
+    date_start = models.DateField(null=True, blank=True)
+    date_end = models.DateField(null=True, blank=True)
+    date_precision = models.CharField(max_length=12, choices=DatePrecision, default=DatePrecision.DAY)
+    place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="incidents")
+    location_detail = models.CharField(max_length=300, blank=True, help_text="Street, building or neighbourhood.")
+    civilians_killed_min = models.PositiveIntegerField(null=True, blank=True)
+    civilians_killed_max = models.PositiveIntegerField(null=True, blank=True)
+    civilians_injured_min = models.PositiveIntegerField(null=True, blank=True)
+    civilians_injured_max = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status, default=Status.DRAFT, editable=False)
+    visibility = models.CharField(max_length=12, choices=Visibility, default=Visibility.PUBLIC)
+    revision = models.PositiveIntegerField(default=1, editable=False)
+    draft_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="working_revisions",
+        editable=False,
+        help_text="Set on the working copy of a published incident; it replaces the original when approved.",
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False)
+    contributors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="+", blank=True, editable=False,
+        help_text="Everyone who wrote this revision; none of them may approve it.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reference_code"], condition=Q(draft_of__isnull=True), name="incident_reference_code_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["draft_of"], condition=Q(draft_of__isnull=False), name="incident_one_working_revision"
+            ),
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="incident_status_valid"),
+            models.CheckConstraint(condition=Q(visibility__in=Visibility.values), name="incident_visibility_valid"),
+            models.CheckConstraint(condition=Q(date_precision__in=DatePrecision.values), name="incident_date_precision_valid"),
+            models.CheckConstraint(
+                condition=_range_condition("date_start", "date_end"), name="incident_end_not_before_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(date_precision=DatePrecision.UNKNOWN) | Q(date_start__isnull=False),
+                name="incident_date_known_unless_unknown",
+            ),
+            models.CheckConstraint(
+                condition=Q(date_end__isnull=True) | Q(date_start__isnull=False), name="incident_end_needs_start"
+            ),
+            models.CheckConstraint(
+                condition=_range_condition("civilians_killed_min", "civilians_killed_max"),
+                name="incident_killed_min_le_max",
+            ),
+            models.CheckConstraint(
+                condition=_range_condition("civilians_injured_min", "civilians_injured_max"),
+                name="incident_injured_min_le_max",
+            ),
+            *[
+                models.CheckConstraint(condition=_non_negative(field), name=f"incident_{field}_non_negative")
+                for field in CASUALTY_FIELDS
+            ],
+            models.CheckConstraint(
+                condition=Q(draft_of__isnull=True) | ~Q(status__in=[Status.PUBLISHED, Status.WITHDRAWN]),
+                name="incident_working_copy_never_public",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "visibility", "-date_start"], name="incident_public_by_date"),
+            models.Index(fields=["-date_start", "-id"], name="incident_date_idx"),
+        ]
+        permissions = [
+            ("review_incident", "Can review incidents: approve, request changes, withdraw"),
+            ("view_restricted", "Can see unpublished incidents and restricted fields"),
+        ]
+
+    def __str__(self):
+        suffix = f" (working revision {self.revision})" if self.draft_of_id else ""
+        return f"{self.reference_code}: {self.title}{suffix}"
+
+    def can_move_to(self, status):
+        return status in TRANSITIONS.get(Status(self.status), set())
+
+    @property
+    def is_working_copy(self):
+        return self.draft_of_id is not None
+
+    @property
+    def record_id(self):
+        """The id under which this incident's history is kept (the original's, for a working copy)."""
+        return self.draft_of_id or self.pk
+
+
+class Allegation(models.Model):
+    """One alleged violation within an incident, attributed to a party, a side, or no one."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="allegations")
+    perpetrator = models.ForeignKey(
+        Party, null=True, blank=True, on_delete=models.PROTECT, related_name="allegations",
+        help_text="The party the violation is alleged against; empty when sources do not name one.",
+    )
+    perpetrator_side = models.ForeignKey(
+        Side, null=True, blank=True, on_delete=models.PROTECT, related_name="allegations",
+        help_text="The side the alleged perpetrator belongs to; may be given alone.",
+    )
+    affected_party = models.CharField(max_length=300, blank=True, help_text="Who was harmed, as sources describe them.")
+    violation_types = models.ManyToManyField(ViolationType, blank=True, related_name="allegations")
+    weapons = models.ManyToManyField(WeaponType, blank=True, related_name="allegations")
+    summary = models.TextField(blank=True, help_text="What is alleged, attributed to the source that alleges it.")
+    confidence = models.CharField(max_length=15, choices=Confidence, default=Confidence.SINGLE_SOURCE)
+    party_response = models.TextField(
+        blank=True, help_text="The accused party's response (denial, counter-claim), attributed to who made it."
+    )
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["incident_id", "position", "id"]
+        constraints = [models.CheckConstraint(condition=Q(confidence__in=Confidence.values), name="allegation_confidence_valid")]
+        indexes = [models.Index(fields=["perpetrator_side", "incident"], name="allegation_side_incident")]
+
+    def __str__(self):
+        return f"Allegation against {self.perpetrator or self.perpetrator_side or 'an unidentified party'}"
+
+
+class IncidentRevision(models.Model):
+    """An immutable snapshot of an incident as it was submitted for review."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    document = models.JSONField(help_text="Canonical JSON of the incident, its allegations and citations.")
+    sha256 = models.CharField(max_length=64)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["incident_id", "-submitted_at", "-id"]
+        get_latest_by = "submitted_at"
+
+    def __str__(self):
+        return f"{self.incident.reference_code} revision {self.number} ({self.sha256[:12]})"
+
+
+class Decision(models.TextChoices):
+    APPROVE = "approve", "Approve and publish"
+    REQUEST_CHANGES = "request_changes", "Request changes"
+    WITHDRAW = "withdraw", "Withdraw"
+
+
+class Review(models.Model):
+    revision = models.ForeignKey(IncidentRevision, on_delete=models.PROTECT, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+        help_text="Copied from the revision so that the database can refuse self-approval.",
+    )
+    decision = models.CharField(max_length=20, choices=Decision)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(decision__in=Decision.values), name="review_decision_valid"),
+            models.CheckConstraint(
+                condition=~Q(decision=Decision.APPROVE) | ~Q(reviewer=F("submitted_by")),
+                name="review_no_self_approval",
+            ),
+            models.UniqueConstraint(
+                fields=["revision"], condition=Q(decision=Decision.APPROVE), name="review_one_approval_per_revision"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_decision_display()} by {self.reviewer} on {self.revision}"

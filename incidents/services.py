@@ -1,0 +1,334 @@
+"""Every write to incidents: one function per user intention.
+
+Each runs in one transaction and appends its own audit entry. The workflow
+status is assigned in exactly one place, `_move()`, against TRANSITIONS.
+"""
+from django.db import transaction
+from django.utils import timezone
+
+from archive import audit, roles
+
+from .documents import build_document, document_of, sha256_of
+from .models import (
+    EDITABLE_IN_PLACE,
+    Allegation,
+    Decision,
+    Incident,
+    IncidentRevision,
+    Review,
+    Status,
+)
+
+
+class ServiceError(Exception):
+    """A refusal the user can understand; `status` is the HTTP status a view answers with."""
+
+    status = 400
+
+    def __init__(self, message, **details):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class PermissionRefused(ServiceError):
+    status = 403
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
+class TransitionRefused(ServiceError):
+    status = 409
+
+
+class StaleRevision(ServiceError):
+    """The content moved on since the user opened it; `details["current"]` is what is stored now."""
+
+    status = 409
+
+
+def scope_of(incident):
+    return f"incident:{incident.record_id}"
+
+
+def _record(actor, action, incident, changes):
+    return audit.record(actor=actor, action=action, target=incident, changes=changes, scope=scope_of(incident))
+
+
+def _refused(actor, action, incident, error):
+    """Keep a refusal in the log even though the refused change is rolled back."""
+    audit.record_refusal(actor=actor, action=action, target=incident, reason=error.message, scope=scope_of(incident))
+
+
+def _locked(incident):
+    return Incident.objects.select_for_update().get(pk=incident.pk)
+
+
+def _move(incident, status):
+    """The only place a status is assigned."""
+    if not incident.can_move_to(status):
+        raise TransitionRefused(
+            f"A {incident.get_status_display().lower()} incident cannot become {Status(status).label.lower()}."
+        )
+    before = incident.status
+    incident.status = status
+    incident.save(update_fields=["status", "updated_at"])
+    return {"status": [before, status]}
+
+
+def _require_researcher(actor):
+    if not roles.is_researcher(actor):
+        raise PermissionRefused("Only researchers can record or edit incidents.")
+
+
+def _write_content(incident, fields, allegations):
+    for name, value in fields.items():
+        setattr(incident, name, value)
+    incident.full_clean(exclude=["created_by"])
+    incident.save()
+    incident.allegations.all().delete()
+    from sources.models import Citation
+
+    for position, data in enumerate(allegations):
+        allegation = Allegation.objects.create(
+            incident=incident,
+            position=position,
+            perpetrator=data.perpetrator,
+            perpetrator_side=data.perpetrator_side or (data.perpetrator.side if data.perpetrator else None),
+            affected_party=data.affected_party,
+            summary=data.summary,
+            confidence=data.confidence,
+            party_response=data.party_response,
+        )
+        allegation.violation_types.set(data.violation_types)
+        allegation.weapons.set(data.weapons)
+        Citation.objects.bulk_create(
+            Citation(allegation=allegation, position=i, source=c.source, locator=c.locator, quote=c.quote, stance=c.stance)
+            for i, c in enumerate(data.citations)
+        )
+
+
+def _normalise_allegations(allegations):
+    for data in allegations:
+        if data.perpetrator is not None and data.perpetrator_side is None:
+            data.perpetrator_side = data.perpetrator.side
+    return allegations
+
+
+@transaction.atomic
+def record_incident(*, actor, fields, allegations, via="form"):
+    """A researcher records a new incident as a draft."""
+    _require_researcher(actor)
+    allegations = _normalise_allegations(allegations)
+    incident = Incident(created_by=actor, status=Status.DRAFT)
+    _write_content(incident, fields, allegations)
+    incident.contributors.add(actor)
+    document = build_document(fields, allegations)
+    _record(actor, "incident.create", incident, {"via": via, "after": document, "sha256": sha256_of(document)})
+    return incident
+
+
+def can_edit(user, incident):
+    if not roles.is_researcher(user):
+        return False
+    if incident.status in (Status.PUBLISHED, Status.WITHDRAWN) and not incident.is_working_copy:
+        return True
+    return incident.status in EDITABLE_IN_PLACE and (
+        incident.created_by_id == user.pk or incident.contributors.filter(pk=user.pk).exists()
+    )
+
+
+@transaction.atomic
+def edit_incident(*, actor, incident, fields, allegations, base_sha256, via="form"):
+    """Save an edit. A published incident gets a new working revision; readers keep the published one.
+
+    `base_sha256` is the hash of the document the editor started from: if the
+    incident changed since, nothing is written and StaleRevision says what is there now.
+    """
+    _require_researcher(actor)
+    incident = _locked(incident)
+    if not can_edit(actor, incident):
+        raise PermissionRefused("You can edit only your own drafts, or start a new revision of a published incident.")
+    if incident.status == Status.PUBLISHED and incident.working_revisions.exists():
+        raise TransitionRefused("This incident already has a working revision; edit that one.")
+    before = document_of(Incident.objects.for_detail().get(pk=incident.pk))
+    if base_sha256 != sha256_of(before):
+        raise StaleRevision("Someone changed this incident after you opened it. Nothing was saved.", current=before)
+    allegations = _normalise_allegations(allegations)
+    after = build_document(fields, allegations)
+    if after == before:
+        return incident
+    changes = {"via": via, "before": before, "after": after, "sha256": sha256_of(after)}
+    if incident.status == Status.PUBLISHED:
+        copy = Incident(created_by=actor, status=Status.DRAFT, draft_of=incident, revision=incident.revision + 1)
+        _write_content(copy, fields, allegations)
+        copy.contributors.add(actor)
+        _record(actor, "incident.revise", copy, {**changes, "revision": copy.revision})
+        return copy
+    if incident.status == Status.WITHDRAWN:
+        changes.update(_move(incident, Status.DRAFT))
+        incident.revision += 1
+        incident.contributors.clear()
+    _write_content(incident, fields, allegations)
+    incident.contributors.add(actor)
+    _record(actor, "incident.update", incident, {**changes, "revision": incident.revision})
+    return incident
+
+
+@transaction.atomic
+def submit(*, actor, incident):
+    """Send the current revision for review, freezing it as a hashed snapshot."""
+    _require_researcher(actor)
+    incident = _locked(incident)
+    if not can_edit(actor, incident) or incident.status not in EDITABLE_IN_PLACE:
+        if incident.status not in EDITABLE_IN_PLACE:
+            raise TransitionRefused(f"A {incident.get_status_display().lower()} incident cannot be submitted.")
+        raise PermissionRefused("Only the authors of this revision can submit it.")
+    document = document_of(Incident.objects.for_detail().get(pk=incident.pk))
+    changes = _move(incident, Status.IN_REVIEW)
+    revision = IncidentRevision.objects.create(
+        incident_id=incident.record_id,
+        number=incident.revision,
+        document=document,
+        sha256=sha256_of(document),
+        submitted_by=actor,
+        submitted_at=timezone.now(),
+    )
+    _record(actor, "incident.submit", incident, {**changes, "revision": revision.number, "sha256": revision.sha256})
+    return revision
+
+
+def revision_in_review(incident):
+    return (
+        IncidentRevision.objects.filter(incident_id=incident.record_id, number=incident.revision)
+        .order_by("-submitted_at", "-id")
+        .first()
+    )
+
+
+def _guarded(action):
+    """Run a reviewer's verb; a refusal on permission grounds is itself audited."""
+
+    def decorator(function):
+        def wrapper(*, actor, incident, **kwargs):
+            try:
+                return function(actor=actor, incident=incident, **kwargs)
+            except PermissionRefused as error:
+                _refused(actor, f"{action}.refused", incident, error)
+                raise
+
+        wrapper.__name__ = function.__name__
+        wrapper.__doc__ = function.__doc__
+        return wrapper
+
+    return decorator
+
+
+def _require_reviewer(actor):
+    if not roles.is_reviewer(actor):
+        raise PermissionRefused("Only reviewers can approve, request changes or withdraw.")
+
+
+@_guarded("incident.approve")
+@transaction.atomic
+def approve(*, actor, incident, sha256, comment=""):
+    """Publish exactly the revision the reviewer was shown (identified by its hash)."""
+    _require_reviewer(actor)
+    incident = _locked(incident)
+    if incident.status != Status.IN_REVIEW:
+        raise TransitionRefused(f"This incident is {incident.get_status_display().lower()}, not in review.")
+    revision = revision_in_review(incident)
+    authors = {incident.created_by_id, revision.submitted_by_id, *incident.contributors.values_list("pk", flat=True)}
+    if actor.pk in authors:
+        raise PermissionRefused("You wrote or edited this revision, so someone else must approve it.")
+    current = sha256_of(document_of(Incident.objects.for_detail().get(pk=incident.pk)))
+    if sha256 != revision.sha256 or current != revision.sha256:
+        raise StaleRevision("This incident changed since you opened it. Review the current revision.")
+    Review.objects.create(
+        revision=revision, reviewer=actor, submitted_by=revision.submitted_by,
+        decision=Decision.APPROVE, comment=comment, created_at=timezone.now(),
+    )
+    if incident.is_working_copy:
+        published = _promote(incident)
+        changes = {"status": ["in_review", "published"], "replaced_revision": published.revision - 1}
+    else:
+        changes = _move(incident, Status.PUBLISHED)
+        published = incident
+    published.published_at = timezone.now()
+    published.save(update_fields=["published_at"])
+    _record(actor, "incident.approve", published, {**changes, "revision": revision.number, "sha256": revision.sha256, "comment": comment})
+    return published
+
+
+def _promote(copy):
+    """Replace the published incident's content with its approved working copy, keeping its id."""
+    original = _locked(copy.draft_of)
+    original.allegations.all().delete()
+    copy.allegations.update(incident=original)
+    for name in ["conflict", "title", "summary", "date_start", "date_end", "date_precision", "place",
+                 "location_detail", "civilians_killed_min", "civilians_killed_max", "civilians_injured_min",
+                 "civilians_injured_max", "visibility"]:
+        setattr(original, name, getattr(copy, name))
+    original.revision = copy.revision
+    original.save()
+    original.contributors.set(copy.contributors.all())
+    copy.delete()
+    return original
+
+
+@_guarded("incident.request_changes")
+@transaction.atomic
+def request_changes(*, actor, incident, comment):
+    """Send a revision back to its authors with the reviewer's comment."""
+    _require_reviewer(actor)
+    if not comment.strip():
+        raise ServiceError("Say what needs to change: a comment is required.")
+    incident = _locked(incident)
+    revision = revision_in_review(incident) if incident.status == Status.IN_REVIEW else None
+    changes = _move(incident, Status.CHANGES_REQUESTED)
+    Review.objects.create(
+        revision=revision, reviewer=actor, submitted_by=revision.submitted_by,
+        decision=Decision.REQUEST_CHANGES, comment=comment, created_at=timezone.now(),
+    )
+    _record(actor, "incident.request_changes", incident, {**changes, "revision": revision.number, "comment": comment})
+    return incident
+
+
+@_guarded("incident.withdraw")
+@transaction.atomic
+def withdraw(*, actor, incident, reason):
+    """Take an incident out of review or off the public record, with the reason."""
+    _require_reviewer(actor)
+    if not reason.strip():
+        raise ServiceError("Give the reason for withdrawing: it is kept in the record.")
+    incident = _locked(incident)
+    if incident.is_working_copy:
+        raise TransitionRefused("A working revision is not published; request changes or let its author discard it.")
+    changes = _move(incident, Status.WITHDRAWN)
+    revision = (
+        IncidentRevision.objects.filter(incident_id=incident.pk).order_by("-submitted_at", "-id").first()
+    )
+    if revision is not None:
+        Review.objects.create(
+            revision=revision, reviewer=actor, submitted_by=revision.submitted_by,
+            decision=Decision.WITHDRAW, comment=reason, created_at=timezone.now(),
+        )
+    _record(actor, "incident.withdraw", incident, {**changes, "reason": reason})
+    return incident
+
+
+@transaction.atomic
+def discard_revision(*, actor, incident):
+    """An author drops a working revision of a published incident; the published one stays."""
+    incident = _locked(incident)
+    if not incident.is_working_copy:
+        raise TransitionRefused("Only a working revision of a published incident can be discarded.")
+    if not can_edit(actor, incident):
+        raise PermissionRefused("Only the authors of this revision can discard it.")
+    document = document_of(Incident.objects.for_detail().get(pk=incident.pk))
+    _record(actor, "incident.discard_revision", incident, {"revision": incident.revision, "before": document})
+    original = incident.draft_of
+    incident.delete()
+    return original

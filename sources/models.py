@@ -1,0 +1,116 @@
+"""Reporting organizations, the documents they publish, and citations of them."""
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class OrganizationKind(models.TextChoices):
+    NGO = "ngo", "Non-governmental organization"
+    IGO = "igo", "Intergovernmental organization (UN, OSCE, ...)"
+    MEDIA = "media", "News media"
+    GOVERNMENT = "government", "Government or state body"
+    ARMED_GROUP = "armed_group", "Armed group or de facto authority"
+    ACADEMIC = "academic", "Academic or research body"
+    OTHER = "other", "Other"
+    UNKNOWN = "unknown", "Not yet classified"
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200, unique=True, help_text="As the organization names itself.")
+    slug = models.SlugField(max_length=200, unique=True)
+    kind = models.CharField(max_length=20, choices=OrganizationKind, default=OrganizationKind.UNKNOWN)
+    is_party_affiliated = models.BooleanField(
+        default=False,
+        help_text="Tick when the organization is a party to the conflict, its officials, state media or an "
+        "affiliated body, so that its claims are shown as partisan.",
+    )
+    affiliation = models.CharField(
+        max_length=200, blank=True, help_text="Which party or side it is affiliated with, and how we know."
+    )
+    website = models.URLField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=OrganizationKind.values), name="organization_kind_valid"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class SourceKind(models.TextChoices):
+    REPORT = "report", "Report"
+    PRESS_RELEASE = "press_release", "Press release"
+    ARTICLE = "article", "Article"
+    VIDEO = "video", "Video"
+    PHOTO = "photo", "Photo"
+    SATELLITE_IMAGE = "satellite_image", "Satellite image"
+    TESTIMONY = "testimony", "Testimony"
+    OFFICIAL_STATEMENT = "official_statement", "Official statement"
+    DATASET = "dataset", "Dataset"
+
+
+class DateForm(models.TextChoices):
+    DAY = "day", "Day"
+    MONTH = "month", "Month"
+    YEAR = "year", "Year"
+
+
+def http_url_condition(field):
+    return Q(**{field: ""}) | Q(**{f"{field}__startswith": "http://"}) | Q(**{f"{field}__startswith": "https://"})
+
+
+class Source(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="sources")
+    title = models.CharField(max_length=500, blank=True, help_text="Title of the document as published.")
+    kind = models.CharField(max_length=20, choices=SourceKind, default=SourceKind.REPORT)
+    published_on = models.DateField(null=True, blank=True, help_text="First day of the publication date given.")
+    published_form = models.CharField(
+        max_length=5, choices=DateForm, blank=True, help_text="How precise the publication date is."
+    )
+    url = models.URLField(
+        max_length=2000, blank=True, help_text="http(s) address of the document, or of the copy that was read."
+    )
+    language = models.CharField(max_length=35, blank=True, help_text="Language tag, e.g. en, hy, az, ru.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization__name", "-published_on", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=SourceKind.values), name="source_kind_valid"),
+            models.CheckConstraint(condition=http_url_condition("url"), name="source_url_http"),
+            models.CheckConstraint(
+                condition=(Q(published_on__isnull=True, published_form="")
+                           | Q(published_on__isnull=False, published_form__in=DateForm.values)),
+                name="source_published_form_matches_date",
+            ),
+        ]
+        indexes = [models.Index(fields=["url"], name="source_url_idx")]
+
+    def __str__(self):
+        return f"{self.organization}: {self.title or self.url or 'untitled'}"
+
+
+class Stance(models.TextChoices):
+    SUPPORTS = "supports", "Supports the allegation"
+    DISPUTES = "disputes", "Disputes the allegation"
+
+
+class Citation(models.Model):
+    """A source cited for an allegation, with where in it and what it says."""
+
+    allegation = models.ForeignKey("incidents.Allegation", on_delete=models.CASCADE, related_name="citations")
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="citations")
+    locator = models.CharField(max_length=200, blank=True, help_text="Page, paragraph or timestamp.")
+    quote = models.TextField(blank=True, help_text="Short quote from the source, verbatim.")
+    stance = models.CharField(max_length=10, choices=Stance, default=Stance.SUPPORTS)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["allegation_id", "position", "id"]
+        constraints = [models.CheckConstraint(condition=Q(stance__in=Stance.values), name="citation_stance_valid")]
+
+    def __str__(self):
+        return f"{self.source} ({self.get_stance_display()})"

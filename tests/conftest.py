@@ -1,0 +1,50 @@
+import pytest
+
+from tests import factories
+
+
+@pytest.fixture
+def researcher(db):
+    return factories.user("rita", role="researcher")
+
+
+@pytest.fixture
+def other_researcher(db):
+    return factories.user("ramon", role="researcher")
+
+
+@pytest.fixture
+def reviewer(db):
+    return factories.user("vera", role="reviewer")
+
+
+@pytest.fixture
+def other_reviewer(db):
+    return factories.user("victor", role="reviewer")
+
+
+@pytest.fixture
+def administrator(db):
+    return factories.user("ada", role="administrator")
+
+
+@pytest.fixture
+def no_role_user(db):
+    return factories.user("nobody")
+
+
+@pytest.fixture
+def anonymous_client(client):
+    return client
+
+
+@pytest.fixture
+def researcher_client(client, researcher):
+    client.force_login(researcher)
+    return client
+
+
+@pytest.fixture
+def reviewer_client(client, reviewer):
+    client.force_login(reviewer)
+    return client
