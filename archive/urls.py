@@ -3,5 +3,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("sources/", include("sources.urls")),
+    path("", include("incidents.review_urls")),
     path("", include("incidents.urls")),
 ]

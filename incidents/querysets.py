@@ -19,10 +19,11 @@ class IncidentQuerySet(models.QuerySet):
             return self.records()
         return self.published()
 
-    def working_copies_visible_to(self, user):
+    def viewable_by(self, user):
+        """What a detail page may show: visible records, and working revisions for staff."""
         if roles.sees_restricted(user):
-            return self.filter(draft_of__isnull=False)
-        return self.none()
+            return self.all()
+        return self.published()
 
     def awaiting_review(self):
         return self.filter(status="in_review").order_by("updated_at", "id")
