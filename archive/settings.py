@@ -54,11 +54,17 @@ def database_from_url(url):
 
 
 def sqlite_database(path):
+    test = {}
     if isinstance(path, Path):
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Tests that run threads need a database file they can all open (an
+        # in-memory one is private to its connection); one per test run, so
+        # that two runs side by side do not delete each other's.
+        test = {"NAME": path.parent / f"test-{os.getpid()}-{path.name}"}
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": path,
+        "TEST": test,
         "OPTIONS": {
             # Writers queue for the lock instead of failing, and take it at BEGIN
             # so a read-then-write transaction never deadlocks on upgrade.
@@ -177,6 +183,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
 }
+
+# Uploads: the largest file accepted, how many files one request may carry,
+# and the pixel cap that refuses decompression bombs.
+ARCHIVE_MAX_UPLOAD_BYTES = int(os.environ.get("ARCHIVE_MAX_UPLOAD_BYTES", str(50 * 1024 * 1024)))
+DATA_UPLOAD_MAX_NUMBER_FILES = int(os.environ.get("ARCHIVE_MAX_FILES_PER_REQUEST", "20"))
+ARCHIVE_MAX_IMAGE_PIXELS = int(os.environ.get("ARCHIVE_MAX_IMAGE_PIXELS", str(40_000_000)))
 
 # Page sizes of the incident list.
 ARCHIVE_PAGE_SIZE = int(os.environ.get("ARCHIVE_PAGE_SIZE", "25"))

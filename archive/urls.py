@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("sources.capture_urls")),
     path("sources/", include("sources.urls")),
     path("", include("incidents.review_urls")),
     path("", include("incidents.urls")),

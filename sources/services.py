@@ -6,7 +6,7 @@ from archive import audit
 
 from .models import Organization, Source
 
-SOURCE_FIELDS = ["organization", "title", "kind", "published_on", "published_form", "url", "language"]
+SOURCE_FIELDS = ["organization", "title", "kind", "published_on", "published_form", "url", "language", "reliability"]
 
 
 class SourceError(Exception):
@@ -67,3 +67,128 @@ def edit_source(*, actor, source, **values):
     changed = {name: [before[name], after[name]] for name in SOURCE_FIELDS if before[name] != after[name]}
     audit.record(actor=actor, action="source.update", target=source, changes={"changed": changed})
     return source
+
+
+class CaptureRefused(SourceError):
+    pass
+
+
+def _read_upload(upload):
+    from django.conf import settings
+
+    from . import files
+
+    limit = int(getattr(settings, "ARCHIVE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024))
+    if upload.size is not None and upload.size > limit:
+        raise CaptureRefused(f"“{files.safe_display_name(upload.name)}” is {upload.size:,} bytes; the limit is {limit:,} bytes.")
+    data = files.read_all(upload)
+    if len(data) > limit:
+        raise CaptureRefused(f"The file is larger than the limit of {limit:,} bytes.")
+    if not data:
+        raise CaptureRefused(f"“{files.safe_display_name(upload.name)}” is empty.")
+    return data
+
+
+def prepare_upload(upload):
+    """Read, identify and (for images) decode an upload before anything is written."""
+    from . import files, images
+
+    data = _read_upload(upload)
+    media_type = files.detect_media_type(data)
+    name = files.safe_display_name(upload.name)
+    if media_type not in files.CAPTURE_TYPES:
+        raise CaptureRefused(
+            f"“{name}” is {media_type}, which the archive does not keep. "
+            "Accepted: PDF, HTML, plain text, JPEG, PNG, WebP, TIFF, WARC and WACZ."
+        )
+    try:
+        files.check_name_matches(upload.name, media_type)
+    except files.FileRefused as error:
+        raise CaptureRefused(error.message) from None
+    prepared = {"data": data, "media_type": media_type, "original_filename": name}
+    if media_type in files.IMAGE_TYPES:
+        try:
+            image = images.decode(data)
+            prepared["metadata"] = images.extract_metadata(image)
+            prepared["size"] = image.size
+            prepared["derivatives"] = images.derivatives(image)
+        except images.ImageRefused as error:
+            raise CaptureRefused(f"“{name}”: {error.message}") from None
+    return prepared
+
+
+def add_captures(*, actor, source, prepared=(), archive_url="", captured_at=None, method="upload", notes=""):
+    """Attach archived copies to a source: one capture per file, or one for a web-archive address alone.
+
+    All or nothing: files written for a refused or rolled-back request are removed.
+    """
+    from . import files
+
+    written = []
+    try:
+        return _add_captures(actor, source, list(prepared), archive_url, captured_at, method, notes, written)
+    except BaseException:
+        files.discard(written)
+        raise
+
+
+@transaction.atomic
+def _add_captures(actor, source, prepared, archive_url, captured_at, method, notes, written):
+    if not prepared and not archive_url:
+        raise CaptureRefused("Attach a file or give the address of a web-archive copy.")
+    return [
+        _add_capture(actor, source, item, archive_url, captured_at, method, notes, written)
+        for item in (prepared or [None])
+    ]
+
+
+def _add_capture(actor, source, prepared, archive_url, captured_at, method, notes, written):
+    from django.utils import timezone
+
+    from . import files
+    from .models import Capture
+
+    capture = Capture(
+        source=source, archive_url=archive_url, captured_at=captured_at or timezone.now(), captured_by=actor,
+        method=method, notes=notes,
+    )
+    changes = {"source": source.pk, "archive_url": archive_url, "method": method}
+    if prepared is not None:
+        stored, new = files.store(prepared["data"], prepared["media_type"], written)
+        capture.file = stored
+        capture.original_filename = prepared["original_filename"]
+        changes.update(sha256=stored.sha256, size=stored.size, media_type=stored.media_type, new_file=new,
+                       original_filename=capture.original_filename)
+        if "derivatives" in prepared:
+            (large, large_type), (small, small_type) = prepared["derivatives"]
+            capture.derivative, _ = files.store(large, large_type, written)
+            capture.thumbnail, _ = files.store(small, small_type, written)
+            capture.restricted_metadata = prepared["metadata"]
+            capture.width, capture.height = prepared["size"]
+            changes.update(derivative_sha256=capture.derivative.sha256, thumbnail_sha256=capture.thumbnail.sha256,
+                           gps_found=bool(prepared["metadata"].get("has_gps")))
+    capture.full_clean()
+    capture.save()
+    audit.record(actor=actor, action="capture.create", target=capture, changes=changes, scope=f"source:{source.pk}")
+    return capture
+
+
+@transaction.atomic
+def record_download(*, actor, capture, variant):
+    """Custody: who took a copy of which stored file."""
+    stored = {"original": capture.file, "derivative": capture.derivative, "thumbnail": capture.thumbnail}[variant]
+    audit.record(
+        actor=actor, action="file.downloaded", target=capture,
+        changes={"variant": variant, "sha256": stored.sha256}, scope=f"source:{capture.source_id}",
+    )
+
+
+@transaction.atomic
+def record_verification(*, stored, found_sha256):
+    """Custody: the result of re-hashing a stored file (system actor)."""
+    status = "ok" if found_sha256 == stored.sha256 else ("missing" if found_sha256 is None else "changed")
+    audit.record(
+        actor=None, action=f"file.verified.{status}", target=stored,
+        changes={"expected": stored.sha256, "found": found_sha256}, scope=f"storedfile:{stored.pk}",
+    )
+    return status

@@ -1,0 +1,22 @@
+"""Reads of captures scoped to what a user may download."""
+from django.db import models
+
+from archive import roles
+
+
+class CaptureQuerySet(models.QuerySet):
+    def originals_visible_to(self, user):
+        """Original files (with their metadata) are for researchers and reviewers only."""
+        if roles.sees_restricted(user):
+            return self.filter(file__isnull=False)
+        return self.none()
+
+    def derivatives_visible_to(self, user):
+        """The public sees stripped image derivatives of sources cited by published incidents."""
+        images = self.filter(derivative__isnull=False)
+        if roles.sees_restricted(user):
+            return images
+        from incidents.models import Incident
+
+        published = Incident.objects.published().values("pk")
+        return images.filter(source__citations__allegation__incident__in=published).distinct()
