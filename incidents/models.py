@@ -431,3 +431,17 @@ class Review(models.Model):
 
     def __str__(self):
         return f"{self.get_decision_display()} by {self.reviewer} on {self.revision}"
+
+
+class IncidentText(models.Model):
+    """Derived: the searchable text of an incident, rebuilt by the services on every content write.
+
+    SQLite indexes it with FTS5 and PostgreSQL with a GIN index over its
+    tsvector (both created by migration 0005); see incidents/search.py.
+    """
+
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, primary_key=True, related_name="text")
+    body = models.TextField()
+
+    def __str__(self):
+        return f"Search text of incident {self.incident_id}"

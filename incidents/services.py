@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from archive import audit, roles
 
+from . import search
 from .documents import build_document, document_of, sha256_of
 from .models import (
     EDITABLE_IN_PLACE,
@@ -63,7 +64,12 @@ def _refused(actor, action, incident, error):
 
 
 def _locked(incident):
-    return Incident.objects.select_for_update().get(pk=incident.pk)
+    try:
+        return Incident.objects.select_for_update().get(pk=incident.pk)
+    except Incident.DoesNotExist:
+        # A working revision disappears when it is approved or discarded; whoever
+        # waited on its lock meanwhile is told so instead of meeting a crash.
+        raise TransitionRefused("This revision is no longer there: it was approved or discarded meanwhile.") from None
 
 
 def _move(incident, status):
@@ -108,6 +114,7 @@ def _write_content(incident, fields, allegations):
             Citation(allegation=allegation, position=i, source=c.source, locator=c.locator, quote=c.quote, stance=c.stance)
             for i, c in enumerate(data.citations)
         )
+    search.reindex(Incident.objects.for_detail().get(pk=incident.pk))
 
 
 def _normalise_allegations(allegations):
@@ -265,6 +272,10 @@ def approve(*, actor, incident, sha256, comment=""):
 def _promote(copy):
     """Replace the published incident's content with its approved working copy, keeping its id."""
     original = _locked(copy.draft_of)
+    if original.status != Status.PUBLISHED:
+        raise TransitionRefused(
+            f"The incident this revision would replace is {original.get_status_display().lower()}, not published."
+        )
     original.allegations.all().delete()
     copy.allegations.update(incident=original)
     for name in ["conflict", "title", "summary", "date_start", "date_end", "date_precision", "place",
@@ -275,6 +286,7 @@ def _promote(copy):
     original.save()
     original.contributors.set(copy.contributors.all())
     copy.delete()
+    search.reindex(Incident.objects.for_detail().get(pk=original.pk))
     return original
 
 
