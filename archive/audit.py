@@ -153,3 +153,35 @@ def _check_expected_head(expect_head, current):
     if stored != expected_hash:
         return (f"entry #{seq} does not match the published head", seq)
     return None
+
+
+def record_many(entries, batch_size=2000):
+    """Append many entries in one chain extension (bulk writers such as the synthetic data generator).
+
+    `entries` is an iterable of dicts with the keyword arguments of record().
+    Must run inside the transaction of the change, like record().
+    """
+    if not connection.in_atomic_block:
+        raise AuditError("audit.record_many() must be called inside the transaction of the change")
+    _lock_chain()
+    last = AuditEvent.objects.order_by("-seq").only("seq", "hash").first()
+    seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS)
+    batch, count = [], 0
+    for entry in entries:
+        actor = entry.get("actor")
+        user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+        target_type, target_id, target_repr = describe(entry.get("target"))
+        seq += 1
+        event = AuditEvent(
+            seq=seq, at=timezone.now(), actor=user, actor_name=user.get_username() if user else "",
+            action=entry["action"], target_type=target_type, target_id=target_id, target_repr=target_repr,
+            scope=entry.get("scope", ""), changes=normalise(entry.get("changes") or {}), prev_hash=prev_hash,
+        )
+        event.hash = prev_hash = compute_hash(event)
+        batch.append(event)
+        if len(batch) >= batch_size:
+            AuditEvent.objects.bulk_create(batch)
+            count += len(batch)
+            batch = []
+    AuditEvent.objects.bulk_create(batch)
+    return count + len(batch)
