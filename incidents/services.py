@@ -92,7 +92,9 @@ def _require_researcher(actor):
 def _write_content(incident, fields, allegations):
     for name, value in fields.items():
         setattr(incident, name, value)
-    incident.full_clean(exclude=["created_by"])
+    # Field checks only: the database enforces every constraint, and Django's
+    # model-level constraint validation would cost one query per constraint.
+    incident.clean_fields(exclude=["created_by"])
     incident.save()
     incident.allegations.all().delete()
     from sources.models import Citation
