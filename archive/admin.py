@@ -1,0 +1,72 @@
+"""Admin pieces shared by the apps: every write made in the admin lands in the audit log.
+
+Taxonomy admins use `AuditedAdminMixin`; incidents, sources, reviews and the
+log itself are shown read-only, because they are written only by services.
+"""
+from django.contrib import admin
+from django.db import transaction
+
+from . import audit
+from .models import AuditEvent
+
+
+def field_values(obj):
+    """The stored value of each concrete field except the primary key (foreign keys by id)."""
+    return {f.attname: f.value_from_object(obj) for f in obj._meta.concrete_fields if not f.primary_key}
+
+
+class AuditedAdminMixin:
+    """Wraps the admin's writes so that each adds, changes or deletes with its audit entry, in one transaction."""
+
+    def _record(self, request, obj, verb, changes):
+        audit.record(
+            actor=request.user, action=f"{obj._meta.model_name}.admin_{verb}", target=obj,
+            changes={"via": "admin", **changes},
+        )
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            before = field_values(type(obj)._default_manager.select_for_update().get(pk=obj.pk)) if change else {}
+            super().save_model(request, obj, form, change)
+            after = field_values(obj)
+            if not change:
+                self._record(request, obj, "add", {"after": after})
+                return
+            changed = {name: [before[name], value] for name, value in after.items() if before[name] != value}
+            if changed:
+                self._record(request, obj, "change", {"changed": changed})
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            self._record(request, obj, "delete", {"before": field_values(obj)})
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset:
+                self._record(request, obj, "delete", {"before": field_values(obj)})
+            super().delete_queryset(request, queryset)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records written only through the application's services (and so its audit log)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["seq", "at", "actor_name", "action", "target_type", "target_id", "scope"]
+    list_filter = ["action", "target_type"]
+    search_fields = ["actor_name", "target_repr", "scope", "=target_id"]
+    ordering = ["-seq"]
+    show_full_result_count = False
+    fields = ["seq", "at", "actor_name", "action", "target_type", "target_id", "target_repr", "scope",
+              "changes", "prev_hash", "hash"]
