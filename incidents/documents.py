@@ -128,7 +128,8 @@ def diff(before, after, path=""):
     """Differences between two documents as a list of (path, before, after), in document order."""
     if isinstance(before, dict) and isinstance(after, dict):
         changes = []
-        for key in list(before) + [k for k in after if k not in before]:
+        # Sorted: PostgreSQL's jsonb does not keep the order keys were written in.
+        for key in sorted(set(before) | set(after)):
             changes += diff(before.get(key), after.get(key), f"{path}.{key}" if path else key)
         return changes
     if isinstance(before, list) and isinstance(after, list) and _is_list_of_dicts(before, after):

@@ -9,6 +9,12 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def plain_http_test_client(settings):
+    """Tests run with production settings (DEBUG off), but the test client speaks plain HTTP."""
+    settings.SECURE_SSL_REDIRECT = False
+
+
 @pytest.fixture
 def researcher(db):
     return factories.user("rita", role="researcher")
