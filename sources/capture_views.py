@@ -60,9 +60,8 @@ def _max_files():
 
 
 def _refused(request, source, message, status):
-    form = CaptureForm()
-    form.add_error(None, message)
-    return render(request, "files/capture_form.html", {"form": form, "source": source}, status=status)
+    context = {"form": CaptureForm(), "source": source, "refusal": message}
+    return render(request, "files/capture_form.html", context, status=status)
 
 
 def _send(stored, *, filename, attachment):

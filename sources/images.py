@@ -41,7 +41,9 @@ def _open(data):
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageRefused(f"The image declares more than the limit of {cap:,} pixels (a decompression bomb?).") from None
     except UnidentifiedImageError:
-        raise ImageRefused("The file is not a JPEG, PNG, WebP or TIFF image that can be read.") from None
+        raise ImageRefused(
+            "The image cannot be read: it is damaged or truncated, or not really a JPEG, PNG, WebP or TIFF image."
+        ) from None
 
 
 def decode(data):
