@@ -7,7 +7,7 @@ from django.core.validators import URLValidator
 
 from archive.dates import PartialDateError, format_partial, parse
 
-from .models import Organization, OrganizationKind, Source, SourceKind
+from .models import Organization, OrganizationKind, Reliability, Source, SourceKind
 
 # A scheme followed by "//" or by something other than a port number ("example.org:8080" has none).
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(?!\d+(?:/|$))")
@@ -38,6 +38,11 @@ class SourceForm(forms.Form):
         help_text="http(s) address of the document, or of the copy that was read.",
     )
     language = forms.CharField(required=False, max_length=35, help_text="Language tag, e.g. en, hy, az, ru.")
+    reliability = forms.ChoiceField(
+        label="Reliability of the source", required=False, choices=[("", "Not graded")] + Reliability.choices,
+        help_text="Optional grade of the source itself (HURIDOCS scale). An allegation's confidence is graded "
+        "separately, on the allegation.",
+    )
 
     PUBLISHER_FIELDS = ["organization", "new_organization_name", "new_organization_kind",
                         "new_organization_is_party_affiliated"]
@@ -116,7 +121,7 @@ class SourceForm(forms.Form):
         return {
             "organization": organization, "title": data.get("title", ""), "kind": data.get("kind") or SourceKind.REPORT,
             "published_on": published_on, "published_form": published_form, "url": data.get("url", ""),
-            "language": data.get("language", ""),
+            "language": data.get("language", ""), "reliability": data.get("reliability", ""),
         }
 
     def new_organization(self):
@@ -137,5 +142,5 @@ class SourceForm(forms.Form):
         return {
             "organization": source.organization_id, "title": source.title, "kind": source.kind,
             "published": format_partial(source.published_on, source.published_form), "url": source.url,
-            "language": source.language,
+            "language": source.language, "reliability": source.reliability,
         }
