@@ -40,7 +40,17 @@ def researcher_required(view):
 def source_list(request):
     sources = Source.objects.select_related("organization").order_by("organization__name", "-published_on", "id")
     page = Paginator(sources, settings.ARCHIVE_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "sources/source_list.html", {"page_obj": page, "sources": page.object_list})
+    citing = (
+        Citation.objects.filter(source__in=page.object_list, allegation__incident__in=Incident.objects.visible_to(request.user))
+        .values_list("source_id", "allegation__incident_id", "allegation__incident__reference_code")
+        .distinct()
+        .order_by("allegation__incident__reference_code")
+    )
+    cited_in = {}
+    for source_id, incident_id, code in citing:
+        cited_in.setdefault(source_id, []).append((incident_id, code))
+    rows = [(source, cited_in.get(source.pk, [])) for source in page.object_list]
+    return render(request, "sources/source_list.html", {"page_obj": page, "sources": page.object_list, "rows": rows})
 
 
 def source_detail(request, pk):

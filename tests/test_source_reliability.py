@@ -35,3 +35,19 @@ def test_an_unknown_reliability_grade_is_a_form_error(researcher, client):
     assert response.status_code in (200, 400)
     assert "Select a valid choice" in response.content.decode()
     assert not Source.objects.filter(title="X").exists()
+
+
+@pytest.mark.django_db
+def test_the_sources_list_names_the_incidents_citing_each_source_that_the_reader_may_see(researcher, client):
+    cited = factories.source(title="Cited report")
+    allegation = factories.allegation(citations=0)
+    allegation.citations = [factories.CitationData(source=cited, quote="q")]
+    published = factories.published_incident(author=researcher, allegations=[allegation], reference_code="PUB-1")
+    draft_allegation = factories.allegation(citations=0)
+    draft_allegation.citations = [factories.CitationData(source=cited, quote="q")]
+    factories.incident(author=researcher, allegations=[draft_allegation], reference_code="DRAFT-1")
+    page = client.get(reverse("sources:list")).content.decode()
+    assert f'href="/incidents/{published.pk}/">PUB-1</a>' in page
+    assert "DRAFT-1" not in page
+    client.force_login(researcher)
+    assert "DRAFT-1" in client.get(reverse("sources:list")).content.decode()
