@@ -4,15 +4,32 @@ Taxonomy admins use `AuditedAdminMixin`; incidents, sources, reviews and the
 log itself are shown read-only, because they are written only by services.
 """
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from . import audit
 from .models import AuditEvent
 
 
+SECRET_FIELDS = {"password"}
+
+
 def field_values(obj):
-    """The stored value of each concrete field except the primary key (foreign keys by id)."""
-    return {f.attname: f.value_from_object(obj) for f in obj._meta.concrete_fields if not f.primary_key}
+    """The stored value of each concrete field except the primary key (foreign keys by id).
+
+    Secrets are replaced by a digest-free marker, so the log says that a password
+    changed without keeping its hash.
+    """
+    return {
+        f.attname: ("(set)" if f.value_from_object(obj) else "") if f.attname in SECRET_FIELDS
+        else f.value_from_object(obj)
+        for f in obj._meta.concrete_fields if not f.primary_key
+    }
+
+
+def _related_names(obj, name):
+    return sorted(str(item) for item in getattr(obj, name).all()) if obj.pk else []
 
 
 class AuditedAdminMixin:
@@ -46,6 +63,38 @@ class AuditedAdminMixin:
             for obj in queryset:
                 self._record(request, obj, "delete", {"before": field_values(obj)})
             super().delete_queryset(request, queryset)
+
+
+class AuditedRelationsMixin(AuditedAdminMixin):
+    """Also records many-to-many changes (a user's roles, a role's permissions), saved after the object."""
+
+    audited_relations = ()
+
+    def save_related(self, request, form, formsets, change):
+        obj = form.instance
+        before = {name: _related_names(obj, name) for name in self.audited_relations}
+        super().save_related(request, form, formsets, change)
+        changed = {}
+        for name in self.audited_relations:
+            after = _related_names(obj, name)
+            if after != before[name]:
+                changed[name] = [before[name], after]
+        if changed:
+            self._record(request, obj, "relations", {"changed": changed})
+
+
+class AuditedUserAdmin(AuditedRelationsMixin, UserAdmin):
+    audited_relations = ("groups", "user_permissions")
+
+
+class AuditedGroupAdmin(AuditedRelationsMixin, GroupAdmin):
+    audited_relations = ("permissions",)
+
+
+admin.site.unregister(User)
+admin.site.register(User, AuditedUserAdmin)
+admin.site.unregister(Group)
+admin.site.register(Group, AuditedGroupAdmin)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -1,5 +1,6 @@
 """Writes made in the admin go through the audit log; incidents and sources are not written there at all."""
 import pytest
+from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from archive import audit
@@ -7,11 +8,6 @@ from archive.models import AuditEvent
 from incidents.models import Incident, Party
 from sources.models import Organization
 from tests import factories
-
-
-@pytest.fixture(autouse=True)
-def plain_http(settings):
-    settings.SECURE_SSL_REDIRECT = False
 
 
 def party_form(party, **changes):
@@ -110,3 +106,20 @@ def test_an_audit_entry_cannot_be_deleted_through_the_admin(admin_client, resear
 
     assert response.status_code == 403
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_granting_a_role_in_the_admin_is_audited_without_the_password_hash(admin_client, no_role_user):
+    url = reverse("admin:auth_user_change", args=[no_role_user.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name != "password"}
+    data.update({
+        "username": no_role_user.username, "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
+        "groups": [Group.objects.get(name="reviewer").pk], "user_permissions": [], "is_active": "on",
+    })
+    data.pop("last_login", None)
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event = AuditEvent.objects.get(action="user.admin_relations")
+    assert event.changes["changed"]["groups"] == [[], ["reviewer"]]
+    assert no_role_user.password not in str(AuditEvent.objects.filter(target_type="auth.user").values_list("changes"))
+    assert audit.verify().ok
