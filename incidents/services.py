@@ -126,6 +126,24 @@ def _normalise_allegations(allegations):
     return allegations
 
 
+def _guarded(action):
+    """Run a reviewer's verb; a refusal on permission grounds is itself audited."""
+
+    def decorator(function):
+        def wrapper(*, actor, incident, **kwargs):
+            try:
+                return function(actor=actor, incident=incident, **kwargs)
+            except PermissionRefused as error:
+                _refused(actor, f"{action}.refused", incident, error)
+                raise
+
+        wrapper.__name__ = function.__name__
+        wrapper.__doc__ = function.__doc__
+        return wrapper
+
+    return decorator
+
+
 @transaction.atomic
 def record_incident(*, actor, fields, allegations, via="form"):
     """A researcher records a new incident as a draft."""
@@ -186,6 +204,7 @@ def edit_incident(*, actor, incident, fields, allegations, base_sha256, via="for
     return incident
 
 
+@_guarded("incident.submit")
 @transaction.atomic
 def submit(*, actor, incident):
     """Send the current revision for review, freezing it as a hashed snapshot."""
@@ -215,24 +234,6 @@ def revision_in_review(incident):
         .order_by("-submitted_at", "-id")
         .first()
     )
-
-
-def _guarded(action):
-    """Run a reviewer's verb; a refusal on permission grounds is itself audited."""
-
-    def decorator(function):
-        def wrapper(*, actor, incident, **kwargs):
-            try:
-                return function(actor=actor, incident=incident, **kwargs)
-            except PermissionRefused as error:
-                _refused(actor, f"{action}.refused", incident, error)
-                raise
-
-        wrapper.__name__ = function.__name__
-        wrapper.__doc__ = function.__doc__
-        return wrapper
-
-    return decorator
 
 
 def _require_reviewer(actor):
@@ -333,6 +334,7 @@ def withdraw(*, actor, incident, reason):
     return incident
 
 
+@_guarded("incident.discard_revision")
 @transaction.atomic
 def discard_revision(*, actor, incident):
     """An author drops a working revision of a published incident; the published one stays."""

@@ -425,3 +425,11 @@ def test_the_panel_offers_approval_only_to_reviewers_who_did_not_write_the_revis
 
     assert approve_url in as_reviewer and 'name="sha256"' in as_reviewer
     assert approve_url not in as_author and 'name="sha256"' not in as_author
+
+
+def test_a_refused_submission_by_someone_who_did_not_write_the_draft_is_audited(researcher, other_researcher):
+    draft = factories.incident(author=researcher)
+    with pytest.raises(services.PermissionRefused):
+        services.submit(actor=other_researcher, incident=draft)
+    event = AuditEvent.objects.get(action="incident.submit.refused")
+    assert event.actor == other_researcher and event.changes["refused"]
