@@ -22,7 +22,7 @@ from .models import (
 )
 
 PREFIX = "SYN-"
-MARK = "(synthetic)"
+MARK = "[synthetic]"
 CONFIDENCE_WEIGHTS = {"verified": 20, "corroborated": 25, "single_source": 30, "party_claim": 15, "contested": 7, "discounted": 3}
 STATUS_WEIGHTS = {"published": 90, "in_review": 6, "draft": 4}
 WORDS = ("shelling strike market school hospital convoy checkpoint village bridge shelter rocket drone "

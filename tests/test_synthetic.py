@@ -15,7 +15,7 @@ def test_synth_writes_marked_incidents_with_allegations_citations_and_audit_entr
     incidents = Incident.objects.all()
     assert incidents.count() == 60
     assert all(code.startswith("SYN-") for code in incidents.values_list("reference_code", flat=True))
-    assert all("(synthetic)" in title for title in incidents.values_list("title", flat=True))
+    assert all("[synthetic]" in title for title in incidents.values_list("title", flat=True))
     per_incident = [i.allegations.count() for i in incidents]
     assert min(per_incident) >= 1 and max(per_incident) <= 4
     per_allegation = [a.citations.count() for a in Allegation.objects.all()]

@@ -1,0 +1,203 @@
+"""Measure one database: run by bench/run.py with DATABASE_URL set; prints one JSON object.
+
+Server times are measured in-process with Django's test client (middleware,
+view, queries and template), without the network. The floor is the same page
+of rows fetched with the SQL the list page itself runs, through a bare cursor.
+"""
+import argparse
+import gc
+import io
+import json
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "archive.settings")
+os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret-key-not-for-production-use-0123456789")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
+os.environ.setdefault("DJANGO_SECURE", "0")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth.models import User  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
+
+from archive import audit  # noqa: E402
+from incidents.models import Incident, Party, Side, WeaponType  # noqa: E402
+
+
+def timed(function, repeat):
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return {"median_ms": round(statistics.median(samples), 2),
+            "p95_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.95))], 2)}
+
+
+def get(client, url):
+    response = client.get(url)
+    if response.status_code != 200:
+        raise SystemExit(f"{url} answered {response.status_code}")
+    if hasattr(response, "streaming_content"):
+        for _ in response.streaming_content:
+            pass
+    return response
+
+
+def list_queries(url):
+    """The SQL the list page runs for its rows (the largest SELECT on the incidents table)."""
+    client = Client()
+    with CaptureQueriesContext(connection) as captured:
+        get(client, url)
+    selects = [q["sql"] for q in captured.captured_queries if "incidents_incident" in q["sql"] and "COUNT(" not in q["sql"].upper()]
+    return len(captured.captured_queries), max(selects, key=len)
+
+
+def floor(sql):
+    def run():
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            cursor.fetchall()
+    return run
+
+
+def filters():
+    side = Side.objects.filter(slug__startswith="syn-").order_by("pk").first()
+    party = Party.objects.filter(slug__startswith="syn-").order_by("pk").first()
+    weapon = WeaponType.objects.filter(slug__startswith="syn-").order_by("pk").first()
+    return {
+        "no filter": "/",
+        "one filter": f"/?side={side.slug}",
+        "three filters": f"/?party={party.slug}&weapon_category={weapon.category}&date_from=2018",
+    }
+
+
+def measure_list(repeat):
+    client, rows = Client(), {}
+    for name, url in filters().items():
+        count, sql = list_queries(url)
+        page = timed(lambda: get(client, url), repeat)
+        raw = timed(floor(sql), repeat)
+        rows[name] = {**page, "floor_p95_ms": raw["p95_ms"], "floor_median_ms": raw["median_ms"],
+                      "ratio": round(page["median_ms"] / max(raw["median_ms"], 0.01), 1), "queries": count, "url": url}
+    return rows
+
+
+def measure_page_sizes():
+    counts = {}
+    for size in (25, 100):
+        with override_settings(ARCHIVE_PAGE_SIZE=size):
+            counts[size], _ = list_queries("/")
+    return counts
+
+
+def measure_deep_page(repeat):
+    client = Client()
+    total = Incident.objects.published().count()
+    last = max(1, -(-total // 25))
+    first = timed(lambda: get(client, "/?page=1"), repeat)
+    deep = timed(lambda: get(client, f"/?page={last}"), repeat)
+    return {"first_ms": first["median_ms"], "last_ms": deep["median_ms"],
+            "ratio": round(deep["median_ms"] / max(first["median_ms"], 0.01), 2)}
+
+
+def measure_balance(repeat):
+    client = Client()
+    return timed(lambda: get(client, "/balance/"), repeat)
+
+
+def _stream_export(client, url):
+    response = client.get(url)
+    rows = 0
+    for chunk in response.streaming_content:
+        rows += chunk.count(b"\n")
+    return rows - 1
+
+
+def measure_export():
+    """The whole archive as CSV: rows per second, then (separately, since tracing slows Python) peak allocations."""
+    client, url = Client(), "/incidents/export.csv"
+    started = time.perf_counter()
+    rows = _stream_export(client, url)
+    seconds = time.perf_counter() - started
+    gc.collect()
+    tracemalloc.start()
+    _stream_export(client, url)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"rows": rows, "rows_per_s": round(rows / seconds), "peak_mb": round(peak / 2**20, 1)}
+
+
+def measure_import(incidents=300):
+    from incidents.importer import import_incidents
+
+    user = User.objects.filter(username="synthetic-generator").first()
+    party = Party.objects.filter(slug__startswith="syn-").order_by("pk").first()
+    buffer = io.StringIO()
+    from incidents.interchange import COLUMNS
+    import csv
+
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    writer.writeheader()
+    rows = 0
+    for number in range(incidents):
+        for allegation in range(2):
+            for citation in range(2):
+                writer.writerow({
+                    "incident_ref": f"BENCH-{os.getpid()}-{number:05d}", "title": f"Benchmark import {number} [synthetic]",
+                    "date_start": "2020-10-04", "date_precision": "day", "place": "Place 001 [synthetic]",
+                    "confidence": "single_source", "alleged_perpetrator": party.name if allegation == 0 else "",
+                    "perpetrator_side": party.side.name, "violation_types": "indiscriminate-attack",
+                    "weapons": "Weapon 01 [synthetic]", "source_organization": "Organization 01 [synthetic]",
+                    "source_kind": "report", "source_title": f"Import report {number}-{citation}",
+                    "source_url": f"https://synthetic.invalid/import/{number}/{citation}",
+                    "citation_quote": f"quote {number} {allegation} {citation}",
+                })
+                rows += 1
+    data = buffer.getvalue().encode()
+    with transaction.atomic():
+        started = time.perf_counter()
+        import_incidents(data, actor=user, filename="bench.csv")
+        seconds = time.perf_counter() - started
+        transaction.set_rollback(True)
+    return {"rows": rows, "rows_per_s": round(rows / seconds)}
+
+
+def measure_verify():
+    started = time.perf_counter()
+    result = audit.verify()
+    seconds = time.perf_counter() - started
+    return {"entries": result.checked, "entries_per_s": round(result.checked / seconds), "ok": result.ok}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=30)
+    options = parser.parse_args()
+    result = {
+        "vendor": connection.vendor,
+        "incidents": Incident.objects.count(),
+        "list": measure_list(options.repeat),
+        "queries_by_page_size": measure_page_sizes(),
+        "deep_page": measure_deep_page(max(5, options.repeat // 3)),
+        "balance": measure_balance(max(5, options.repeat // 2)),
+        "import": measure_import(),
+        "verify_audit": measure_verify(),
+    }
+    result["export"] = measure_export()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""The benchmark: build or reuse synthetic datasets, measure each, print one table.
+
+    .venv/bin/python bench/run.py                      # 10^4 and 10^5 incidents, SQLite and PostgreSQL
+    .venv/bin/python bench/run.py --sizes 1000000      # 10^6 on request (takes long to build)
+    .venv/bin/python bench/run.py --databases sqlite --sizes 10000
+
+Datasets are kept (var/bench/*.sqlite3, PostgreSQL databases bench_synth_N)
+and reused when they already hold the requested number of incidents.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PG_SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+
+TARGETS = {
+    "list p95 ms": 150, "list ratio": 3, "balance p95 ms": 500, "export rows/s": 20000,
+    "import rows/s": 1000, "verify entries/s": 50000,
+}
+
+
+def database_url(vendor, size):
+    if vendor == "sqlite":
+        return f"sqlite:///{ROOT / 'var' / 'bench' / f'synth-{size}.sqlite3'}"
+    return f"{PG_SERVER}/bench_synth_{size}"
+
+
+def environment(url):
+    return {**os.environ, "DATABASE_URL": url, "DJANGO_SECRET_KEY": "benchmark-only-secret-key-0123456789-abcdefghij",
+            "DJANGO_ALLOWED_HOSTS": "testserver", "DJANGO_SECURE": "0"}
+
+
+def incident_count(url):
+    code = "from incidents.models import Incident; print(Incident.objects.count())"
+    result = subprocess.run([PYTHON, "manage.py", "shell", "-c", code], cwd=ROOT, env=environment(url),
+                            capture_output=True, text=True)
+    return int(result.stdout.strip() or 0) if result.returncode == 0 else 0
+
+
+def ensure_postgres_database(name):
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def ensure_dataset(vendor, size):
+    url = database_url(vendor, size)
+    if vendor == "sqlite":
+        (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
+    else:
+        ensure_postgres_database(f"bench_synth_{size}")
+    subprocess.run([PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=environment(url), check=True)
+    have = incident_count(url)
+    if have < size:
+        print(f"building {vendor} dataset of {size:,} incidents (have {have:,})", file=sys.stderr)
+        subprocess.run([PYTHON, "manage.py", "synth", "--incidents", str(size - have), "--seed", str(size)],
+                       cwd=ROOT, env=environment(url), check=True)
+        if vendor == "postgres":
+            subprocess.run([PYTHON, "manage.py", "dbshell", "--", "-c", "VACUUM ANALYZE"], cwd=ROOT, env=environment(url),
+                           check=False, capture_output=True)
+    return url
+
+
+def measure(url, repeat):
+    result = subprocess.run([PYTHON, "bench/measure.py", "--repeat", str(repeat)], cwd=ROOT, env=environment(url),
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"measurement failed for {url}:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def verdict(value, target, higher_is_better=False):
+    ok = value >= target if higher_is_better else value <= target
+    return "" if ok else " ✗"
+
+
+def table(results):
+    lines = [
+        "| database | incidents | list: no filter p50/p95 ms | one filter | three filters | ratio to raw SQL (p50) "
+        "| queries at 25 / 100 | last ÷ first page | balance p50/p95 ms | CSV export rows/s (rows, peak MB) "
+        "| import rows/s | verify_audit entries/s |",
+        "|" + "---|" * 12,
+    ]
+    for r in results:
+        lst = r["list"]
+        cells = [
+            r["vendor"], f"{r['incidents']:,}",
+            *[f"{lst[k]['median_ms']} / {lst[k]['p95_ms']}{verdict(lst[k]['p95_ms'], TARGETS['list p95 ms'] * (1 if r['vendor'] == 'sqlite' else 2))}"
+              for k in ("no filter", "one filter", "three filters")],
+            " · ".join(f"{lst[k]['ratio']}×" for k in ("no filter", "one filter", "three filters")),
+            f"{r['queries_by_page_size']['25']} / {r['queries_by_page_size']['100']}",
+            f"{r['deep_page']['ratio']}",
+            f"{r['balance']['median_ms']} / {r['balance']['p95_ms']}",
+            f"{r['export']['rows_per_s']:,} ({r['export']['rows']:,}, {r['export']['peak_mb']})",
+            f"{r['import']['rows_per_s']:,}",
+            f"{r['verify_audit']['entries_per_s']:,}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--databases", nargs="+", choices=["sqlite", "postgres"], default=["sqlite", "postgres"])
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--json", help="also write the raw results to this file")
+    options = parser.parse_args()
+    results = []
+    for vendor in options.databases:
+        for size in options.sizes:
+            url = ensure_dataset(vendor, size)
+            print(f"measuring {vendor} at {size:,}", file=sys.stderr)
+            results.append(measure(url, options.repeat))
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{platform.system()} {platform.release()}")
+    print(table(results))
+    if options.json:
+        Path(options.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
