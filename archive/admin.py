@@ -10,6 +10,10 @@ from django.db import transaction
 
 from . import audit
 from .models import AuditEvent
+from .throttle import ThrottledAdminAuthenticationForm
+
+# The admin's sign-in page is throttled like the site's (archive.throttle).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 SECRET_FIELDS = {"password"}

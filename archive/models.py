@@ -39,3 +39,26 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"#{self.seq} {self.action} {self.target_type}:{self.target_id} by {self.actor_name or 'system'}"
+
+
+class LoginFailure(models.Model):
+    """A failed sign-in, kept for the throttling window only (archive.throttle).
+
+    Not an audit entry: a password-guessing run would otherwise flood the
+    hash-chained log and serialise every worker on its lock. The log records
+    each lockout instead ("auth.login_throttled").
+    """
+
+    username = models.CharField(max_length=150, help_text="As typed, case-folded; may name no account.")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            models.Index(fields=["username", "at"], name="loginfailure_username_at"),
+            models.Index(fields=["ip", "at"], name="loginfailure_ip_at"),
+        ]
+
+    def __str__(self):
+        return f"Failed sign-in as {self.username!r} from {self.ip or 'an unknown address'} at {self.at:%Y-%m-%d %H:%M:%S}"
