@@ -7,11 +7,17 @@ import calendar
 import datetime
 import re
 
+from django.utils import timezone
+
 _PATTERN = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 EARLIEST = datetime.date(1800, 1, 1)
 
 
 class PartialDateError(ValueError):
+    pass
+
+
+class FutureDateError(PartialDateError):
     pass
 
 
@@ -36,6 +42,23 @@ def parse(text):
         raise PartialDateError(f"{text!r} is not a real date") from None
     if first < EARLIEST:
         raise PartialDateError(f"{text!r} is before {EARLIEST.year}")
+    return first, last, form
+
+
+def latest_allowed():
+    """Tomorrow (UTC): somewhere on Earth it is already tomorrow, but nothing has happened after that."""
+    return timezone.now().date() + datetime.timedelta(days=1)
+
+
+def parse_past(text):
+    """`parse()`, refusing a date whose first day is after `latest_allowed()`.
+
+    Incidents and publications are things that happened; a future date is a typo
+    (2002 written 2020, a swapped day and month) or a forgery, never a record.
+    """
+    first, last, form = parse(text)
+    if first > latest_allowed():
+        raise FutureDateError(f"{(text or '').strip()!r} is in the future; give the date on which it happened")
     return first, last, form
 
 

@@ -49,6 +49,14 @@ class PlaceAdmin(TaxonomyAdmin):
     list_display = ["name", "admin_area", "country", "geo_precision"]
     list_filter = ["geo_precision", "country"]
     search_fields = ["name", "aliases", "admin_area"]
+    # The database refuses coordinates out of range; these bounds say so beside the field.
+    COORDINATE_BOUNDS = {"latitude": 90, "longitude": 180}
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        bound = self.COORDINATE_BOUNDS.get(db_field.name)
+        if bound is not None:
+            kwargs.update(min_value=-bound, max_value=bound)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 @admin.register(WeaponType)

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.forms.formsets import DELETION_FIELD_NAME
 from django.forms.utils import ErrorDict
 
-from archive.dates import PartialDateError, format_partial, parse
+from archive.dates import FutureDateError, PartialDateError, format_partial, parse_past
 from sources.models import Source, Stance
 
 from .documents import AllegationData, CitationData, date_text, sha256_of
@@ -157,7 +157,13 @@ class PartialDateField(forms.CharField):
         if not text:
             return None
         try:
-            return parse(text)
+            return parse_past(text)
+        except FutureDateError:
+            raise ValidationError(
+                "This date is in the future. Give the date on which the incident happened "
+                "(dates up to tomorrow are accepted, for time zones ahead of UTC).",
+                code="future_date",
+            ) from None
         except PartialDateError:
             raise ValidationError(
                 "Write the date as YYYY-MM-DD, YYYY-MM or YYYY (a real date after 1800), e.g. 2020-10-04.",
@@ -313,8 +319,11 @@ class RowsFormSet(forms.BaseFormSet):
         ]
 
 
+# absolute_max = max_num: a forged TOTAL_FORMS builds at most the forms a user may submit
+# (Django's default would build a thousand more, each with its selects, for one request).
 class CitationFormSet(forms.formset_factory(
-    CitationForm, formset=RowsFormSet, extra=1, can_delete=True, max_num=MAX_CITATIONS, validate_max=True
+    CitationForm, formset=RowsFormSet, extra=1, can_delete=True, max_num=MAX_CITATIONS, validate_max=True,
+    absolute_max=MAX_CITATIONS,
 )):
     deletion_label = "Remove this citation"
 
@@ -429,7 +438,8 @@ class BaseAllegationFormSet(RowsFormSet):
 
 
 AllegationFormSet = forms.formset_factory(
-    AllegationForm, formset=BaseAllegationFormSet, extra=1, can_delete=True, max_num=MAX_ALLEGATIONS, validate_max=True
+    AllegationForm, formset=BaseAllegationFormSet, extra=1, can_delete=True, max_num=MAX_ALLEGATIONS, validate_max=True,
+    absolute_max=MAX_ALLEGATIONS,
 )
 
 ALLEGATION_PREFIX = "allegations"

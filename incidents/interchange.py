@@ -209,6 +209,9 @@ def parse_row(row):
 def _parse(column, text):
     if column in REQUIRED and not text:
         raise ValidationError("required; this cell is blank")
+    if "\x00" in text:
+        # PostgreSQL cannot store the NUL character in text; no source writes one on purpose.
+        raise ValidationError("contains a NUL character (\\x00), which cannot be stored; remove it")
     limit = _MAX_LENGTHS.get(column)
     if limit and column not in ("place", "weapons") and len(text) > limit:
         raise ValidationError(f"longer than {limit} characters ({len(text)})")
@@ -229,7 +232,7 @@ def _date(text):
     if not text:
         return None
     try:
-        return dates.parse(text)
+        return dates.parse_past(text)
     except dates.PartialDateError as error:
         raise ValidationError(str(error)) from None
 
@@ -243,6 +246,9 @@ def _coordinate(text):
         raise ValidationError(f"{text!r} is not a number of decimal degrees") from None
     if not value.is_finite():
         raise ValidationError(f"{text!r} is not a number of decimal degrees")
+    if abs(value) > 360:
+        # Far out of range; quantizing a huge exponent (1e400) would itself fail.
+        return value
     return value.quantize(_COORDINATE_PLACES, rounding=ROUND_HALF_EVEN)
 
 
@@ -490,6 +496,8 @@ def read_weapon_types(data):
 
 
 def _weapon_value(column, text):
+    if "\x00" in text:
+        raise ValidationError("contains a NUL character (\\x00), which cannot be stored; remove it")
     if column == "aliases":
         return _names(text)
     if column == "category":

@@ -5,7 +5,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from archive.dates import PartialDateError, format_partial, parse
+from archive.dates import FutureDateError, PartialDateError, format_partial, parse_past
 
 from .models import Organization, OrganizationKind, Reliability, Source, SourceKind
 
@@ -76,7 +76,13 @@ class SourceForm(forms.Form):
         if not text:
             return None, ""
         try:
-            first, _last, form = parse(text)
+            first, _last, form = parse_past(text)
+        except FutureDateError:
+            raise ValidationError(
+                "This date is in the future. Give the date on which the source was published "
+                "(dates up to tomorrow are accepted, for time zones ahead of UTC).",
+                code="future_date",
+            ) from None
         except PartialDateError:
             raise ValidationError(
                 "Write the date as YYYY-MM-DD, YYYY-MM or YYYY (a real date after 1800), e.g. 2020-10-04."
