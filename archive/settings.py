@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -105,6 +106,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -169,7 +171,10 @@ SESSION_COOKIE_SECURE = SECURE
 CSRF_COOKIE_SECURE = SECURE
 SESSION_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = SECURE and env_bool("DJANGO_SSL_REDIRECT", True)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_PROXY") else None
+# Behind a proxy: trust its X-Forwarded-Proto, and take the client's address from the
+# last X-Forwarded-For entry (the one the proxy appended) for sign-in throttling.
+ARCHIVE_BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if ARCHIVE_BEHIND_PROXY else None
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000" if SECURE else "0"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
 SECURE_HSTS_PRELOAD = SECURE
@@ -192,3 +197,38 @@ ARCHIVE_MAX_IMAGE_PIXELS = int(os.environ.get("ARCHIVE_MAX_IMAGE_PIXELS", str(40
 
 # Page sizes of the incident list.
 ARCHIVE_PAGE_SIZE = int(os.environ.get("ARCHIVE_PAGE_SIZE", "25"))
+
+
+# Sign-in throttling (archive.throttle): this many failures for one username, or from one
+# address, within the window pause sign-in for it until the oldest leaves the window.
+ARCHIVE_LOGIN_MAX_FAILURES = int(os.environ.get("ARCHIVE_LOGIN_MAX_FAILURES", "5"))
+ARCHIVE_LOGIN_WINDOW_SECONDS = int(os.environ.get("ARCHIVE_LOGIN_WINDOW_SECONDS", "900"))
+
+
+def tile_source(url):
+    """The CSP source of a {z}/{x}/{y} tile URL: its origin, with a {s} subdomain as a wildcard."""
+    parsed = urlparse(url or "")
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        return []
+    return [f"{parsed.scheme}://{parsed.netloc.replace('{s}', '*')}"]
+
+
+# Content Security Policy (django-csp): scripts, styles and everything else from this site
+# only; images also as data: URLs and from the map's tile server. Pages carry no inline
+# script or style attribute (tests/test_security_settings.py checks the templates).
+# Downloads of stored files send their own stricter policy (sources.capture_views).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [
+            SELF, "data:",
+            *tile_source(os.environ.get("ARCHIVE_MAP_TILES", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")),
+        ],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "object-src": [NONE],
+        "frame-ancestors": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    },
+}
