@@ -191,6 +191,8 @@ def test_an_incident_goes_from_a_researchers_draft_to_a_public_filtered_csv(arch
                 export_link.first.click()
             else:
                 url = f"{base}/incidents/export.csv?party={archive['party_a'].slug}&weapon={archive['rocket'].slug}"
+                answer = visitor.request.get(url)
+                assert answer.ok, f"the CSV export answered {answer.status} at {url}"
                 try:
                     visitor.goto(url)
                 except Exception as error:  # noqa: BLE001 - Chromium aborts the navigation when a download starts
