@@ -14,7 +14,7 @@ $(BIN)/python:
 
 # Reinstall only when the declared dependencies change.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test,postgres]'
+	$(BIN)/python -m pip install -q -e '.[test,postgres,load]'
 	touch $@
 
 install: $(VENV)/.installed
