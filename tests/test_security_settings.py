@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
 from tests import factories
@@ -134,6 +135,19 @@ def test_no_rendered_page_has_inline_script_or_style(client, researcher):
     for url in urls:
         response = client.get(url)
         assert inline_code(response.text) == [], url
+
+
+@pytest.mark.django_db
+def test_a_form_refused_for_its_missing_csrf_token_says_nothing_was_saved_without_inline_style(researcher):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(researcher)
+
+    response = client.post(reverse("sources:create"), {"title": "Forged"})
+
+    assert response.status_code == 403
+    assert "Nothing was saved." in response.text
+    assert inline_code(response.text) == []
+    assert policy(response)["style-src"] == {"'self'"}
 
 
 def test_the_inline_code_check_can_fail():
