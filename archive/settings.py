@@ -198,6 +198,13 @@ ARCHIVE_MAX_IMAGE_PIXELS = int(os.environ.get("ARCHIVE_MAX_IMAGE_PIXELS", str(40
 # Page sizes of the incident list.
 ARCHIVE_PAGE_SIZE = int(os.environ.get("ARCHIVE_PAGE_SIZE", "25"))
 
+# Map tiles: any {z}/{x}/{y} tile server (a self-hosted one where OpenStreetMap's
+# usage policy or the users' safety calls for it). The map's points work without tiles.
+ARCHIVE_MAP_TILES = os.environ.get("ARCHIVE_MAP_TILES", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+ARCHIVE_MAP_ATTRIBUTION = os.environ.get(
+    "ARCHIVE_MAP_ATTRIBUTION", '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
+
 
 # Sign-in throttling (archive.throttle): this many failures for one username, or from one
 # address, within the window pause sign-in for it until the oldest leaves the window.

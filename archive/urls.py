@@ -10,5 +10,6 @@ urlpatterns = [
     path("", include("sources.capture_urls")),
     path("sources/", include("sources.urls")),
     path("", include("incidents.review_urls")),
+    path("", include("incidents.finding_urls")),
     path("", include("incidents.urls")),
 ]

@@ -1,0 +1,530 @@
+"""The balance view's numbers: every side and every party under one rubric, side by side.
+
+Everything is counted for the current filter (`incidents.filters`), over the
+allegations that match it. A fixed number of GROUP BY queries computes the
+whole page whatever the size of the archive: one for the columns, one each for
+violation types, weapon categories, confidence grades and cited organizations
+(each grouped by side and party), and one each for the casualty sums of sides,
+parties, unattributed allegations and all incidents (over one allegation per
+incident and column, so that an incident is counted once per column however
+many allegations it has).
+
+Every number carries the address of the incident list that shows what it
+counts: the current query string with the cell's own filter set (replacing any
+value that parameter had). A zero has no link: there is nothing behind it.
+"""
+import calendar
+import datetime
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models.functions import Coalesce
+from django.http import QueryDict
+from django.urls import reverse
+
+from .filters import overlapping
+from .models import Allegation, Confidence, Incident, WeaponCategory
+
+CASUALTIES = ["civilians_killed_min", "civilians_killed_max", "civilians_injured_min", "civilians_injured_max"]
+# Hues of equal weight with no red/green verdict in them; grey is kept for "unattributed" and totals.
+COLOURS = ["#3f6e9a", "#a0673a", "#5b8a5a", "#7b5e9a", "#4f8c8c", "#8a7a3a"]
+GREY = "#7a7a7a"
+
+
+@dataclass
+class Column:
+    kind: str  # side, party, unattributed, all
+    pk: object
+    label: str
+    params: dict
+    side_label: str = ""
+    sideless: bool = False
+
+    def holds(self, row):
+        side, party = row["perpetrator_side"], row["perpetrator"]
+        if self.kind == "side":
+            return side == self.pk
+        if self.kind == "party":
+            return party == self.pk
+        if self.kind == "unattributed":
+            return side is None and party is None
+        return True
+
+
+@dataclass
+class Cell:
+    value: object
+    text: str
+    url: str = ""
+    title: str = ""
+
+
+@dataclass
+class Row:
+    label: str
+    cells: list
+    note: str = ""
+
+
+@dataclass
+class Section:
+    slug: str
+    title: str
+    rows: list
+    note: str = ""
+    chart: dict = field(default_factory=dict)
+
+
+@dataclass
+class Balance:
+    columns: list
+    sections: list
+
+
+class Links:
+    """List addresses: the current query string with some parameters set (replaced, never added to)."""
+
+    def __init__(self, query):
+        self.query = query.copy() if isinstance(query, QueryDict) else QueryDict(mutable=True)
+        self.query._mutable = True
+        self.query.pop("page", None)
+        self.base = reverse("incidents:list")
+
+    def url(self, **params):
+        query = self.query.copy()
+        for name, value in params.items():
+            query.setlist(name, [value])
+        encoded = query.urlencode()
+        return f"{self.base}?{encoded}" if encoded else self.base
+
+
+def compute(filterset, query=None):
+    """The Balance of the filterset's current filter; `query` is the request's query string (a QueryDict)."""
+    links = Links(query if query is not None else QueryDict())
+    matching = filterset.allegations()
+    columns = _columns(filterset)
+    by = ["perpetrator_side", "perpetrator"]
+    # No further .filter() on these relations here: a second filter() would join them again, and the
+    # grouping must reuse the joins of the filter's own condition (see IncidentFilter.allegations()).
+    confidence_rows = list(matching.order_by().values(*by, "confidence").annotate(n=Count("pk", distinct=True)))
+    violation_rows = _grouped(matching, by, "violation_types__slug", "violation_types__name")
+    weapon_rows = _grouped(matching, by, "weapons__category")
+    organization_rows = _grouped(
+        matching, by, "citations__source__organization__slug", "citations__source__organization__name",
+        "citations__source__organization__is_party_affiliated", count="citations",
+    )
+    casualties = _casualties(matching, filterset.qs, columns)
+    sections = [
+        _allegations_section(columns, confidence_rows, links),
+        _grouped_section(
+            "violations", "Allegations by violation type", columns, violation_rows, "violation_types__slug",
+            lambda row: row["violation_types__name"], "violation", links,
+            note="An allegation of several violation types is counted once under each.",
+        ),
+        _grouped_section(
+            "weapons", "Allegations by weapon category", columns, weapon_rows, "weapons__category",
+            lambda row: WeaponCategory(row["weapons__category"]).label, "weapon_category", links,
+            note="An allegation naming weapons of several categories is counted once under each; "
+                 "allegations that name no weapon are not in this table.",
+        ),
+        _confidence_section(columns, confidence_rows, links),
+        _casualty_section(columns, casualties, links),
+        _sources_section(columns, organization_rows, confidence_rows, links),
+    ]
+    for section in sections:
+        section.chart = bar_chart(section, columns)
+    return Balance(columns=columns, sections=sections)
+
+
+def _grouped(matching, by, key, *more, count="pk"):
+    rows = matching.order_by().values(*by, key, *more).annotate(n=Count(count, distinct=True))
+    return [row for row in rows if row[key] is not None]
+
+
+def _columns(filterset):
+    """Every side and party with an allegation in the incidents the incident filters leave, each side's parties
+    beside it, then parties without a side, then unattributed allegations, then all of them together."""
+    scope = filterset.incident_scope().order_by().values("pk")
+    rows = (
+        Allegation.objects.filter(incident__in=scope).order_by()
+        .values("perpetrator_side", "perpetrator_side__name", "perpetrator_side__slug", "perpetrator",
+                "perpetrator__name", "perpetrator__slug", "perpetrator__side")
+        .distinct()
+    )
+    sides, parties = {}, {}
+    for row in rows:
+        if row["perpetrator_side"] is not None:
+            sides[row["perpetrator_side"]] = (row["perpetrator_side__name"], row["perpetrator_side__slug"])
+        if row["perpetrator"] is not None:
+            parties[row["perpetrator"]] = (row["perpetrator__name"], row["perpetrator__slug"], row["perpetrator__side"])
+    columns = []
+    for side_pk, (name, slug) in sorted(sides.items(), key=lambda item: item[1][0].casefold()):
+        columns.append(Column("side", side_pk, name, {"side": slug}))
+        for party_pk, (party_name, party_slug, _) in sorted(
+            ((pk, value) for pk, value in parties.items() if value[2] == side_pk), key=lambda item: item[1][0].casefold()
+        ):
+            columns.append(Column("party", party_pk, party_name, {"party": party_slug}, side_label=name))
+    for party_pk, (party_name, party_slug, party_side) in sorted(parties.items(), key=lambda item: item[1][0].casefold()):
+        if party_side not in sides:
+            columns.append(Column("party", party_pk, party_name, {"party": party_slug},
+                                  side_label="no side recorded", sideless=True))
+    columns.append(Column("unattributed", None, "Unattributed", {"unattributed": "yes"}))
+    columns.append(Column("all", None, "All allegations", {}))
+    return columns
+
+
+def _total(column, rows, match=lambda row: True):
+    return sum(row["n"] for row in rows if column.holds(row) and match(row))
+
+
+def _cell(value, links, params, title=""):
+    return Cell(value=value, text=str(value), url=links.url(**params) if value else "", title=title)
+
+
+def _allegations_section(columns, confidence_rows, links):
+    cells = [_cell(_total(column, confidence_rows), links, column.params) for column in columns]
+    return Section("allegations", "Allegations", [Row("Allegations", cells)])
+
+
+def _grouped_section(slug, title, columns, rows, key, label_of, parameter, links, note=""):
+    labels = {row[key]: label_of(row) for row in rows}
+    table = []
+    for value, label in sorted(labels.items(), key=lambda item: item[1].casefold()):
+        cells = [
+            _cell(_total(column, rows, lambda row, value=value: row[key] == value), links,
+                  {**column.params, parameter: value})
+            for column in columns
+        ]
+        table.append(Row(label, cells))
+    return Section(slug, title, table, note=note)
+
+
+def _confidence_section(columns, rows, links):
+    table = []
+    for value, label in Confidence.choices:
+        cells = [
+            _cell(_total(column, rows, lambda row, value=value: row["confidence"] == value), links,
+                  {**column.params, "confidence": value})
+            for column in columns
+        ]
+        table.append(Row(label, cells))
+    return Section("confidence", "Allegations by confidence grade", table,
+                   note="The grade is the allegation's: verified means an independent organization examined "
+                        "physical or digital evidence; party claim means only a party to the conflict asserts it.")
+
+
+def _casualty_aggregates(prefix=""):
+    values = {"incidents": Count(f"{prefix}id")}
+    for name in CASUALTIES:
+        values[f"total_{name}"] = Sum(f"{prefix}{name}")
+        values[f"known_{name}"] = Count(f"{prefix}{name}")
+    return values
+
+
+def _once_per_incident(matching, key):
+    """One allegation (the lowest id) per incident and value of `key`, so that summing incident figures over them
+    counts each incident once per column: a plain GROUP BY over a GROUP BY, no correlated subquery."""
+    firsts = matching.order_by().values("incident_id", key).annotate(first=Min("pk")).values("first")
+    return Allegation.objects.filter(pk__in=firsts).order_by()
+
+
+def _casualties(matching, filtered_incidents, columns):
+    """{column index: totals}: sums over the incidents with at least one matching allegation in the column."""
+    per_incident = _casualty_aggregates("incident__")
+    sides = {
+        row["perpetrator_side"]: row for row in _once_per_incident(matching, "perpetrator_side")
+        .filter(perpetrator_side__isnull=False).values("perpetrator_side").annotate(**per_incident)
+    }
+    parties = {
+        row["perpetrator"]: row for row in _once_per_incident(matching, "perpetrator")
+        .filter(perpetrator__isnull=False).values("perpetrator").annotate(**per_incident)
+    }
+    unattributed = Incident.objects.filter(
+        pk__in=matching.filter(perpetrator__isnull=True, perpetrator_side__isnull=True).values("incident_id")
+    ).order_by().aggregate(**_casualty_aggregates())
+    everything = filtered_incidents.order_by().aggregate(**_casualty_aggregates())
+    result = {}
+    for index, column in enumerate(columns):
+        found = {"side": sides, "party": parties}.get(column.kind, {}).get(column.pk)
+        if column.kind == "unattributed":
+            found = unattributed
+        elif column.kind == "all":
+            found = everything
+        result[index] = found or {}
+    return result
+
+
+def _casualty_section(columns, casualties, links):
+    def row(label, name):
+        cells = []
+        for index, column in enumerate(columns):
+            totals = casualties[index]
+            incidents = totals.get("incidents") or 0
+            url = links.url(**column.params) if incidents else ""
+            if name == "incidents":
+                cells.append(Cell(value=incidents, text=str(incidents), url=url))
+                continue
+            value, known = totals.get(f"total_{name}") or 0, totals.get(f"known_{name}") or 0
+            text = f"{value} ({known} of {incidents})" if incidents else "0"
+            cells.append(Cell(value=value, text=text, url=url, title=f"{known} of {incidents} incidents give this figure"))
+        return Row(label, cells)
+
+    rows = [
+        row("Incidents", "incidents"),
+        row("Civilians killed, sum of minimums", "civilians_killed_min"),
+        row("Civilians killed, sum of maximums", "civilians_killed_max"),
+        row("Civilians injured, sum of minimums", "civilians_injured_min"),
+        row("Civilians injured, sum of maximums", "civilians_injured_max"),
+    ]
+    return Section(
+        "casualties", "Civilian casualties in the incidents", rows,
+        note=(
+            "Casualties belong to incidents, not to allegations. Each column sums the figures of the incidents with "
+            "at least one matching allegation against that side or party, each incident once. An incident with "
+            "allegations against several sides or parties is counted in full in each of their columns (the "
+            "figures are not split between them), so the columns do not add up to the total. In brackets: how "
+            "many of those incidents give the figure at all; a blank figure means not established, never zero, "
+            "and is left out of the sum."
+        ),
+    )
+
+
+def _sources_section(columns, organization_rows, confidence_rows, links):
+    org_key = "citations__source__organization__slug"
+    affiliated = "citations__source__organization__is_party_affiliated"
+    rows = []
+    citations, partisan, verified = [], [], []
+    for column in columns:
+        total = _total(column, organization_rows)
+        from_parties = _total(column, organization_rows, lambda row: row[affiliated])
+        graded = _total(column, confidence_rows, lambda row: row["confidence"] == Confidence.VERIFIED)
+        count = _total(column, confidence_rows)
+        citations.append(_cell(total, links, column.params))
+        partisan.append(_share(from_parties, total, links, {**column.params, "organization_kind": "party_affiliated"}))
+        verified.append(_share(graded, count, links, {**column.params, "confidence": Confidence.VERIFIED}))
+    rows.append(Row("Citations", citations))
+    rows.append(Row("Citations from party-affiliated organizations", partisan,
+                    note="share of the citations in the column"))
+    rows.append(Row("Allegations graded verified", verified, note="share of the allegations in the column"))
+    names = {}
+    for row in organization_rows:
+        names[row[org_key]] = (row["citations__source__organization__name"], row[affiliated])
+    for slug, (name, is_affiliated) in sorted(names.items(), key=lambda item: item[1][0].casefold()):
+        cells = [
+            _cell(_total(column, organization_rows, lambda row, slug=slug: row[org_key] == slug), links,
+                  {**column.params, "organization": slug})
+            for column in columns
+        ]
+        rows.append(Row(f"{name}{' (party-affiliated)' if is_affiliated else ''}", cells, note="citations"))
+    return Section(
+        "sources", "What the allegations rest on", rows,
+        note="Citations of each reporting organization. Party-affiliated organizations are a party to the "
+             "conflict, its officials, state media or affiliated bodies. A number's link lists the incidents "
+             "with those citations.",
+    )
+
+
+def _share(part, whole, links, params):
+    percent = round(100 * part / whole) if whole else 0
+    text = f"{part} of {whole} ({percent}%)" if whole else "—"
+    return Cell(value=part, text=text, url=links.url(**params) if part else "", title=f"{percent}%")
+
+
+def _colours(columns):
+    colours, next_colour = [], 0
+    for column in columns:
+        if column.kind in ("unattributed", "all"):
+            colours.append(GREY)
+        else:
+            colours.append(COLOURS[next_colour % len(COLOURS)])
+            next_colour += 1
+    return colours
+
+
+def bar_chart(section, columns, bar_height=14, plot_width=300, label_width=260):
+    """Geometry of a grouped horizontal bar chart of a section: one group per row, one bar per side column
+    (and unattributed), drawn by the template as SVG. Parties are in the table."""
+    series = [(index, column) for index, column in enumerate(columns) if column.kind in ("side", "unattributed")]
+    series += [(index, column) for index, column in enumerate(columns) if column.sideless]
+    rows = [row for row in section.rows if isinstance(row.cells[0].value, int)]
+    if not series or not rows:
+        return {}
+    top = max((row.cells[index].value for row in rows for index, _ in series), default=0) or 1
+    colours = _colours([column for _, column in series])
+    group_height = bar_height * len(series) + 10
+    bars, labels = [], []
+    for position, row in enumerate(rows):
+        y0 = 24 + position * group_height
+        labels.append({"x": label_width - 8, "y": y0 + bar_height * len(series) / 2, "text": row.label})
+        for offset, (index, column) in enumerate(series):
+            cell = row.cells[index]
+            width = round(plot_width * cell.value / top, 1)
+            y = y0 + offset * bar_height
+            bars.append({
+                "x": label_width, "y": y, "width": width, "height": bar_height - 3, "colour": colours[offset],
+                "url": cell.url, "value": cell.value, "title": f"{column.label}: {cell.text} — {row.label}",
+                "text_x": label_width + width + 4, "text_y": y + bar_height - 5,
+            })
+    legend = [{"colour": colours[i], "label": column.label} for i, (_, column) in enumerate(series)]
+    return {
+        "width": label_width + plot_width + 60, "height": 30 + len(rows) * group_height,
+        "bars": bars, "labels": labels, "legend": legend,
+    }
+
+
+# --- Timeline -------------------------------------------------------------
+
+MAX_MONTHS = 120
+
+
+@dataclass
+class Timeline:
+    buckets: list  # (label, first, last, link text for date_from, date_to)
+    series: list  # {"label", "kind", "cells": [Cell per bucket]}
+    total: list
+    undated: int
+    by_year: bool
+    chart: dict = field(default_factory=dict)
+
+    @property
+    def rows(self):
+        """The data table: one row per bucket, a cell per side, then the total."""
+        return [
+            (bucket[0], [series["cells"][index] for series in self.series] + [self.total[index]])
+            for index, bucket in enumerate(self.buckets)
+        ]
+
+
+def _month_buckets(first, last):
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        end = datetime.date(year, month, calendar.monthrange(year, month)[1])
+        yield f"{year:04d}-{month:02d}", datetime.date(year, month, 1), end
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def _year_buckets(first, last):
+    for year in range(first.year, last.year + 1):
+        yield f"{year:04d}", datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+
+
+def _clipped(buckets, start, end):
+    """Buckets cut to the filter's own date range, so that a bucket's link lists exactly what it counts."""
+    for label, first, last in buckets:
+        low, high = max(first, start) if start else first, min(last, end) if end else last
+        whole = (low, high) == (first, last)
+        yield label, low, high, (label, label) if whole else (low.isoformat(), high.isoformat())
+
+
+def timeline(filterset, query=None):
+    """Incidents per month (per year beyond ten years) for each side, counted where their span overlaps."""
+    links = Links(query if query is not None else QueryDict())
+    incidents = filterset.qs.order_by()
+    buckets, undated, by_year = _timeline_buckets(filterset, incidents)
+    if not buckets:
+        return Timeline([], [], [], undated, False)
+    matching = filterset.allegations().order_by()
+    per_side = list(
+        matching.filter(perpetrator_side__isnull=False)
+        .values("perpetrator_side__name", "perpetrator_side__slug").annotate(**_bucket_counts(buckets, "incident__"))
+        .order_by("perpetrator_side__name")
+    )
+    unattributed = matching.filter(perpetrator__isnull=True, perpetrator_side__isnull=True).aggregate(
+        **_bucket_counts(buckets, "incident__")
+    )
+    total = incidents.aggregate(**_bucket_counts(buckets))
+
+    def cells(values, params):
+        return [
+            _cell(values.get(f"b{index}") or 0, links, {**params, "date_from": texts[0], "date_to": texts[1]})
+            for index, (_, _, _, texts) in enumerate(buckets)
+        ]
+
+    series = [
+        {"label": row["perpetrator_side__name"], "kind": "side",
+         "cells": cells(row, {"side": row["perpetrator_side__slug"]})}
+        for row in per_side
+    ]
+    if any(unattributed.values()):
+        series.append({"label": "Unattributed", "kind": "unattributed",
+                       "cells": cells(unattributed, {"unattributed": "yes"})})
+    result = Timeline(buckets, series, cells(total, {}), undated, by_year)
+    result.chart = timeline_chart(result)
+    return result
+
+
+def _timeline_buckets(filterset, incidents):
+    """(buckets, number of undated incidents, by_year): the span of the dated incidents, cut to the filter's range."""
+    extent = incidents.aggregate(
+        first=Min("date_start"), last=Max(Coalesce("date_end", "date_start")),
+        undated=Count("pk", filter=Q(date_start__isnull=True)),
+    )
+    undated = extent["undated"] or 0
+    data = filterset.cleaned()
+    start = data["date_from"][0] if data.get("date_from") else None
+    end = data["date_to"][1] if data.get("date_to") else None
+    if extent["first"] is None:
+        return [], undated, False
+    first = max(day for day in (extent["first"], start) if day)
+    last = min(day for day in (extent["last"], end) if day)
+    if first > last:
+        return [], undated, False
+    by_year = (last.year - first.year) * 12 + last.month - first.month + 1 > MAX_MONTHS
+    raw = _year_buckets(first, last) if by_year else _month_buckets(first, last)
+    return list(_clipped(raw, start, end)), undated, by_year
+
+
+def _bucket_counts(buckets, prefix=""):
+    """One COUNT(DISTINCT incident) per bucket, each filtered by the same overlap rule as date_from/date_to."""
+    counted = "incident" if prefix else "pk"
+    return {
+        f"b{index}": Count(counted, distinct=bool(prefix), filter=_prefixed(overlapping(low, high), prefix))
+        for index, (_, low, high, _) in enumerate(buckets)
+    }
+
+
+def _prefixed(condition, prefix):
+    """The same Q with every field looked up through `prefix` (e.g. incident__)."""
+    if not prefix:
+        return condition
+    clone = Q()
+    clone.connector, clone.negated = condition.connector, condition.negated
+    clone.children = [
+        _prefixed(child, prefix) if isinstance(child, Q) else (prefix + child[0], child[1])
+        for child in condition.children
+    ]
+    return clone
+
+
+def timeline_chart(result, band=70, left=190, top=20):
+    """One band of bars per side (and the total), months along the x axis."""
+    if not result.buckets:
+        return {}
+    count = len(result.buckets)
+    step = max(6, min(28, 760 // count))
+    rows = [*result.series, {"label": "All incidents", "kind": "all", "cells": result.total}]
+    peak = max((cell.value for row in rows for cell in row["cells"]), default=0) or 1
+    colours = _colours([Column(row["kind"], None, row["label"], {}) for row in rows])
+    bands, bars = [], []
+    for row_index, row in enumerate(rows):
+        label, cells = row["label"], row["cells"]
+        y0 = top + row_index * (band + 12)
+        bands.append({"label": label, "y": y0 + band / 2, "line_y": y0 + band})
+        for index, cell in enumerate(cells):
+            height = round((band - 14) * cell.value / peak, 1)
+            bars.append({
+                "x": left + index * step, "y": y0 + band - height, "width": step - 2, "height": height,
+                "colour": colours[row_index], "url": cell.url, "value": cell.value,
+                "title": f"{label}, {result.buckets[index][0]}: {cell.value} incident{'s' if cell.value != 1 else ''}",
+                "text_y": y0 + band - height - 2, "text_x": left + index * step + (step - 2) / 2,
+            })
+    every = max(1, count // 12 + (1 if count % 12 else 0)) if count > 12 else 1
+    axis_y = top + len(rows) * (band + 12) + 4
+    ticks = [
+        {"x": left + index * step + (step - 2) / 2, "label": bucket[0]}
+        for index, bucket in enumerate(result.buckets) if index % every == 0
+    ]
+    return {
+        "width": left + count * step + 30, "height": axis_y + 40, "bands": bands, "bars": bars, "ticks": ticks,
+        "axis_y": axis_y, "left": left, "right": left + count * step, "show_values": step >= 16,
+    }
