@@ -33,6 +33,19 @@ class IncidentQuerySet(models.QuerySet):
             allegation_count=models.Count("allegations", distinct=True)
         )
 
+    def allegation_counts(self, incident_ids):
+        """{incident id: number of allegations} for one page of incidents, in one query."""
+        from .models import Allegation
+
+        rows = (
+            Allegation.objects.filter(incident_id__in=incident_ids)
+            .order_by()
+            .values("incident_id")
+            .annotate(n=models.Count("pk"))
+            .values_list("incident_id", "n")
+        )
+        return dict(rows)
+
     def for_detail(self):
         from sources.models import Citation
 

@@ -15,6 +15,7 @@ from archive import roles
 
 from . import services
 from .documents import build_document, diff, document_of
+from .filters import SORT_CHOICES, filter_incidents
 from .forms import IncidentEntry, Options, with_more_rows
 from .models import Incident
 
@@ -37,16 +38,35 @@ def refused(request, message, status):
     return render(request, "incidents/refused.html", {"message": message}, status=status)
 
 
+class CountedPaginator(Paginator):
+    """A paginator told its total, so the list does not count the same rows twice."""
+
+    def __init__(self, object_list, per_page, count):
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @property
+    def count(self):
+        return self._known_count
+
+
 def incident_list(request):
-    incidents = (
-        Incident.objects.visible_to(request.user)
-        .for_list()
-        .order_by(F("date_start").desc(nulls_last=True), "-id")
-    )
-    page = Paginator(incidents, settings.ARCHIVE_PAGE_SIZE).get_page(request.GET.get("page"))
+    filterset, incidents = filter_incidents(request)
+    counts = filterset.counts()
+    paginator = CountedPaginator(incidents.select_related("place", "conflict"), settings.ARCHIVE_PAGE_SIZE,
+                                 counts["incidents"])
+    page = paginator.get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    allegation_counts = Incident.objects.allegation_counts([incident.pk for incident in rows])
+    for incident in rows:
+        incident.allegation_count = allegation_counts.get(incident.pk, 0)
     return render(request, "incidents/incident_list.html", {
         "page_obj": page,
-        "incidents": page.object_list,
+        "incidents": rows,
+        "filter": filterset,
+        "counts": counts,
+        "sort_choices": SORT_CHOICES,
+        "current_sort": filterset.sort_key(),
         "staff": roles.sees_restricted(request.user),
     })
 
