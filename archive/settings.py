@@ -227,10 +227,7 @@ def tile_source(url):
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
-        "img-src": [
-            SELF, "data:",
-            *tile_source(os.environ.get("ARCHIVE_MAP_TILES", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")),
-        ],
+        "img-src": [SELF, "data:", *tile_source(ARCHIVE_MAP_TILES)],
         "script-src": [SELF],
         "style-src": [SELF],
         "object-src": [NONE],
