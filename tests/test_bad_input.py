@@ -571,6 +571,31 @@ def listed_titles(response):
                                 "Strike on block_7 warehouse") if title in response.text}
 
 
+SEARCHES = [
+    pytest.param("%", set(), id="percent"),
+    pytest.param("_", set(), id="underscore"),
+    pytest.param("%%", set(), id="double percent"),
+    pytest.param("mark%", set(), id="prefix with percent"),
+    pytest.param("m_rket", set(), id="underscore inside a word"),
+    pytest.param("' OR '1'='1", set(), id="sql tautology"),
+    pytest.param("market'; DROP TABLE incidents_incident; --", set(), id="sql drop"),
+    pytest.param('"market" OR *', set(), id="fts operators"),
+    pytest.param("\\", set(), id="backslash"),
+    pytest.param("\x00", set(), id="NUL"),
+    pytest.param("market", {"Shelling of the market"}, id="a plain word still matches"),
+    pytest.param("block_7", {"Strike on block_7 warehouse"}, id="underscore matched literally as a separator"),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), SEARCHES)
+def test_search_terms_are_matched_literally_never_as_wildcards_or_sql(client, listed, query, expected):
+    response = client.get(reverse("incidents:list"), {"q": query})
+
+    assert response.status_code == 200
+    assert listed_titles(response) == expected
+    assert Incident.objects.count() == 3
+
+
 FORGED_FILTERS = [
     "created_by__password__startswith=a", "created_by__username=factory", "status=draft", "draft_of__isnull=False",
     "visibility=restricted", "order_by=created_by__password", "sort=created_by__password", "pk__in=1,2,3",
