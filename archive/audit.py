@@ -113,25 +113,41 @@ def head():
     return f"{last.seq}:{last.hash}" if last else f"0:{GENESIS}"
 
 
+_VERIFY_FIELDS = ["seq", "at", "actor_name", "action", "target_type", "target_id", "target_repr", "scope",
+                  "changes", "prev_hash", "hash"]
+
+
+def _content_hash(row):
+    seq, at, actor, action, target_type, target_id, target_repr, scope, changes, prev_hash, _ = row
+    content = {
+        "seq": seq, "at": at.astimezone(datetime.timezone.utc).isoformat(timespec="microseconds"), "actor": actor,
+        "action": action, "target_type": target_type, "target_id": target_id, "target_repr": target_repr,
+        "scope": scope, "changes": changes, "prev_hash": prev_hash,
+    }
+    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+
+
 def verify(expect_head=None, batch_size=5000):
-    """Recompute the chain from the first entry; report the first entry that does not fit."""
-    prev_hash, expected_seq, checked = GENESIS, 1, 0
-    fields = ["seq", "at", "actor_name", "action", "target_type", "target_id", "target_repr",
-              "scope", "changes", "prev_hash", "hash"]
-    last_seq = 0
+    """Recompute the chain from the first entry; report the first entry that does not fit.
+
+    Reads plain rows in batches by sequence number (the same content as
+    entry_content(), without building model instances).
+    """
+    prev_hash, expected_seq, checked, last_seq = GENESIS, 1, 0, 0
     while True:
-        batch = list(AuditEvent.objects.filter(seq__gt=last_seq).order_by("seq").only(*fields)[:batch_size])
+        batch = list(AuditEvent.objects.filter(seq__gt=last_seq).order_by("seq").values_list(*_VERIFY_FIELDS)[:batch_size])
         if not batch:
             break
-        for event in batch:
-            if event.seq != expected_seq:
-                return VerifyResult(False, checked, head(), f"entry #{expected_seq} is missing (next is #{event.seq})", expected_seq)
-            if event.prev_hash != prev_hash:
-                return VerifyResult(False, checked, head(), f"entry #{event.seq} does not follow the entry before it", event.seq)
-            if compute_hash(event) != event.hash:
-                return VerifyResult(False, checked, head(), f"entry #{event.seq} was altered: its content does not match its hash", event.seq)
-            prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
-        last_seq = batch[-1].seq
+        for row in batch:
+            seq, stored_prev, stored_hash = row[0], row[9], row[10]
+            if seq != expected_seq:
+                return VerifyResult(False, checked, head(), f"entry #{expected_seq} is missing (next is #{seq})", expected_seq)
+            if stored_prev != prev_hash:
+                return VerifyResult(False, checked, head(), f"entry #{seq} does not follow the entry before it", seq)
+            if _content_hash(row) != stored_hash:
+                return VerifyResult(False, checked, head(), f"entry #{seq} was altered: its content does not match its hash", seq)
+            prev_hash, expected_seq, checked = stored_hash, expected_seq + 1, checked + 1
+        last_seq = batch[-1][0]
     current = f"{expected_seq - 1}:{prev_hash}"
     if expect_head:
         result = _check_expected_head(expect_head, current)
