@@ -3,7 +3,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from .querysets import CaptureQuerySet
+from .querysets import CaptureQuerySet, SourceQuerySet
 
 
 class OrganizationKind(models.TextChoices):
@@ -92,6 +92,8 @@ class Source(models.Model):
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SourceQuerySet.as_manager()
 
     class Meta:
         ordering = ["organization__name", "-published_on", "id"]

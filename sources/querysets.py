@@ -4,6 +4,21 @@ from django.db import models
 from archive import roles
 
 
+class SourceQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Staff see every source; the public only sources cited by a published incident.
+
+        A source recorded for work still in review (a testimony, say) can name
+        or locate a witness, so it stays private until what cites it is published.
+        """
+        if roles.sees_restricted(user):
+            return self.all()
+        from incidents.models import Incident
+
+        published = Incident.objects.published().values("pk")
+        return self.filter(pk__in=self.model.objects.filter(citations__allegation__incident__in=published).values("pk"))
+
+
 class CaptureQuerySet(models.QuerySet):
     def originals_visible_to(self, user):
         """Original files (with their metadata) are for researchers and reviewers only."""

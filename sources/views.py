@@ -38,7 +38,7 @@ def researcher_required(view):
 
 
 def source_list(request):
-    sources = Source.objects.select_related("organization").order_by("organization__name", "-published_on", "id")
+    sources = Source.objects.visible_to(request.user).select_related("organization").order_by("organization__name", "-published_on", "id")
     page = Paginator(sources, settings.ARCHIVE_PAGE_SIZE).get_page(request.GET.get("page"))
     citing = (
         Citation.objects.filter(source__in=page.object_list, allegation__incident__in=Incident.objects.visible_to(request.user))
@@ -54,7 +54,7 @@ def source_list(request):
 
 
 def source_detail(request, pk):
-    source = get_object_or_404(Source.objects.select_related("organization"), pk=pk)
+    source = get_object_or_404(Source.objects.visible_to(request.user).select_related("organization"), pk=pk)
     citing = Citation.objects.filter(source=source).values("allegation__incident_id")
     incidents = (
         Incident.objects.visible_to(request.user)

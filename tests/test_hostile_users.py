@@ -620,3 +620,23 @@ def test_signing_in_gives_a_new_session_id_and_the_old_one_stops_working(client,
     assert after != before
     assert signed_in_user(client) == str(researcher.pk)
     assert not planted.exists(before)
+
+
+def test_a_source_cited_only_by_unpublished_work_stays_private(client, researcher, no_role_user):
+    """A testimony recorded for a draft can name or locate a witness: the public must not see it yet."""
+    from sources.models import Source
+
+    testimony = factories.source(title="Testimony of a witness in Hadrut")
+    allegation = factories.allegation(citations=0)
+    allegation.citations = [factories.CitationData(source=testimony, quote="I saw it")]
+    factories.incident(author=researcher, allegations=[allegation])
+    missing = client.get(reverse("sources:detail", args=[999_999]))
+    for viewer in (None, no_role_user):
+        if viewer:
+            client.force_login(viewer)
+        detail = client.get(reverse("sources:detail", args=[testimony.pk]))
+        assert detail.status_code == 404 and detail.content == missing.content
+        assert "Hadrut" not in client.get(reverse("sources:list")).content.decode()
+    client.force_login(researcher)
+    assert client.get(reverse("sources:detail", args=[testimony.pk])).status_code == 200
+    assert Source.objects.visible_to(researcher).filter(pk=testimony.pk).exists()

@@ -157,8 +157,11 @@ def test_editing_a_published_incident_that_has_a_working_revision_leads_to_that_
 
 
 @pytest.mark.parametrize("role", LADDER)
-def test_everyone_can_read_the_source_list_and_a_source(client_as, role):
+def test_everyone_can_read_a_source_cited_by_a_published_incident(client_as, role):
     source = factories.source(title="Report on shelling")
+    allegation = factories.allegation(citations=0)
+    allegation.citations = [factories.CitationData(source=source, quote="shells fell")]
+    factories.published_incident(allegations=[allegation])
 
     listing = client_as(role).get(reverse("sources:list"))
     detail = client_as(role).get(reverse("sources:detail", args=[source.pk]))
