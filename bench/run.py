@@ -40,7 +40,8 @@ def incident_count(url):
     code = "from incidents.models import Incident; print(Incident.objects.count())"
     result = subprocess.run([PYTHON, "manage.py", "shell", "-c", code], cwd=ROOT, env=environment(url),
                             capture_output=True, text=True)
-    return int(result.stdout.strip() or 0) if result.returncode == 0 else 0
+    lines = result.stdout.strip().splitlines()
+    return int(lines[-1]) if result.returncode == 0 and lines else 0
 
 
 def ensure_postgres_database(name):
@@ -128,6 +129,8 @@ def main():
             url = ensure_dataset(vendor, size)
             print(f"measuring {vendor} at {size:,}", file=sys.stderr)
             results.append(measure(url, size, options.repeat))
+            if options.json:
+                Path(options.json).write_text(json.dumps(results, indent=2))
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{platform.system()} {platform.release()}")
     print(table(results))
