@@ -21,10 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--as", dest="username", help="The researcher the incidents are imported as (required unless --dry-run).")
 
     def handle(self, *args, file, dry_run, username, **options):
-        try:
-            data = Path(file).read_bytes()
-        except OSError as error:
-            raise CommandError(f"Cannot read {file}: {error.strerror or error}") from None
+        data = read_file(file)
         actor = user_named(username) if username else None
         try:
             report = import_incidents(data, actor=actor, dry_run=dry_run, filename=Path(file).name)
@@ -34,6 +31,13 @@ class Command(BaseCommand):
             raise CommandError("\n".join([*map(str, failure.problems), str(failure)])) from None
         for line in report.lines():
             self.stdout.write(line)
+
+
+def read_file(file):
+    try:
+        return Path(file).read_bytes()
+    except OSError as error:
+        raise CommandError(f"Cannot read {file}: {error.strerror or error}") from None
 
 
 def user_named(username):

@@ -1,11 +1,9 @@
 """manage.py load_weapon_types FILE [--as USERNAME] [--dry-run]"""
-from pathlib import Path
-
 from django.core.management.base import BaseCommand, CommandError
 
 from incidents.importer import ImportFailed, load_weapon_types
 
-from .import_incidents import user_named
+from .import_incidents import read_file, user_named
 
 
 class Command(BaseCommand):
@@ -20,10 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Report what would change; write nothing.")
 
     def handle(self, *args, file, username, dry_run, **options):
-        try:
-            data = Path(file).read_bytes()
-        except OSError as error:
-            raise CommandError(f"Cannot read {file}: {error.strerror or error}") from None
+        data = read_file(file)
         actor = user_named(username) if username else None
         try:
             outcome = load_weapon_types(data, actor=actor, dry_run=dry_run)
