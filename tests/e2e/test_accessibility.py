@@ -161,8 +161,17 @@ TO_THE_TOP = """() => {
 }"""
 
 
+# The browser applies autofocus at a rendering update after the page has loaded; moving focus back to the top
+# before that happens would be undone by it, so wait until an autofocus field, if any, has taken focus.
+AUTOFOCUS_DONE = """() => {
+  const field = document.querySelector("[autofocus]");
+  return !field || document.activeElement === field;
+}"""
+
+
 def focus_sequence(page, stop_in_main=True, limit=30):
     """Press Tab from the top of the page; the focused elements, up to the first one in <main>."""
+    page.wait_for_function(AUTOFOCUS_DONE)
     page.evaluate(TO_THE_TOP)
     sequence = []
     for _ in range(limit):
