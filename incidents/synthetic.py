@@ -7,11 +7,12 @@ Rows are written in bulk with one audit entry per incident and per taxonomy
 entry, chained like any other.
 """
 import datetime
+import itertools
 import random
 from decimal import Decimal
 
 from django.contrib.auth.models import Group, User
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from archive import audit
@@ -33,9 +34,26 @@ class RealDataPresent(Exception):
     pass
 
 
+def insert_rows(model, columns, rows, batch=5000):
+    """INSERT plain tuples into a model's table (no model instances: most of the rows are links and citations)."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(model._meta.get_field(c).column) for c in columns)
+    sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch):
+            cursor.executemany(sql, rows[start:start + batch])
+
+
+_CUMULATIVE = {}
+
+
 def zipf_choice(rng, items, s=1.1):
-    weights = [1 / (rank ** s) for rank in range(1, len(items) + 1)]
-    return rng.choices(items, weights=weights)[0]
+    # The cumulative weights depend only on the length and the exponent; computing them once per shape
+    # instead of per draw gives the same draws (random.choices accumulates weights the same way).
+    key = (len(items), s)
+    if key not in _CUMULATIVE:
+        _CUMULATIVE[key] = list(itertools.accumulate(1 / (rank ** s) for rank in range(1, len(items) + 1)))
+    return rng.choices(items, cum_weights=_CUMULATIVE[key])[0]
 
 
 def ensure_synthetic_only():
@@ -158,25 +176,27 @@ class Generator:
                     affected_party="civilians", summary=" ".join(rng.choices(WORDS, k=16)),
                     confidence=rng.choices(list(CONFIDENCE_WEIGHTS), list(CONFIDENCE_WEIGHTS.values()))[0]))
         Allegation.objects.bulk_create(allegations)
+        # The link and citation rows are most of the volume: written as plain tuples, not model instances.
         violation_links, weapon_links, citations = [], [], []
         for allegation in allegations:
             for violation in rng.sample(self.violations, rng.choices([1, 2, 3], [60, 30, 10])[0]):
-                violation_links.append(Allegation.violation_types.through(allegation=allegation, violationtype=violation))
+                violation_links.append((allegation.pk, violation.pk))
             for weapon in {zipf_choice(rng, self.weapons) for _ in range(rng.choices([0, 1, 2], [20, 60, 20])[0])}:
-                weapon_links.append(Allegation.weapons.through(allegation=allegation, weapontype=weapon))
+                weapon_links.append((allegation.pk, weapon.pk))
             for position in range(rng.choices([1, 2, 3, 4, 5], [35, 25, 20, 12, 8])[0]):
-                citations.append(Citation(allegation=allegation, source=zipf_choice(rng, self.sources, s=0.7),
-                                          position=position, quote=" ".join(rng.choices(WORDS, k=10)),
-                                          stance="disputes" if rng.random() < 0.05 else "supports"))
-        Allegation.violation_types.through.objects.bulk_create(violation_links)
-        Allegation.weapons.through.objects.bulk_create(weapon_links)
-        Citation.objects.bulk_create(citations, batch_size=5000)
+                citations.append((allegation.pk, zipf_choice(rng, self.sources, s=0.7).pk, position,
+                                  " ".join(rng.choices(WORDS, k=10)), "",
+                                  "disputes" if rng.random() < 0.05 else "supports"))
+        through = Allegation.violation_types.through
+        insert_rows(through, ["allegation_id", "violationtype_id"], violation_links)
+        insert_rows(Allegation.weapons.through, ["allegation_id", "weapontype_id"], weapon_links)
+        insert_rows(Citation, ["allegation_id", "source_id", "position", "quote", "locator", "stance"], citations)
         return allegations, citations
 
     def index_text(self, incidents, allegations, citations):
         quotes = {}
-        for citation in citations:
-            quotes.setdefault(citation.allegation_id, []).append(citation.quote)
+        for allegation_id, _source, _position, quote, *_ in citations:
+            quotes.setdefault(allegation_id, []).append(quote)
         texts = {incident.pk: [incident.reference_code, incident.title, incident.summary] for incident in incidents}
         for allegation in allegations:
             texts[allegation.incident_id] += [allegation.summary, *quotes.get(allegation.pk, [])]
