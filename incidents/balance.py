@@ -22,7 +22,7 @@ from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.urls import reverse
 
-from .filters import overlapping
+from .filters import overlapping, within
 from .models import Allegation, Confidence, Incident, WeaponCategory
 
 CASUALTIES = ["civilians_killed_min", "civilians_killed_max", "civilians_injured_min", "civilians_injured_max"]
@@ -144,9 +144,8 @@ def _grouped(matching, by, key, *more, count="pk"):
 def _columns(filterset):
     """Every side and party with an allegation in the incidents the incident filters leave, each side's parties
     beside it, then parties without a side, then unattributed allegations, then all of them together."""
-    scope = filterset.incident_scope().order_by().values("pk")
     rows = (
-        Allegation.objects.filter(incident__in=scope).order_by()
+        Allegation.objects.filter(within(filterset.incident_scope())).order_by()
         .values("perpetrator_side", "perpetrator_side__name", "perpetrator_side__slug", "perpetrator",
                 "perpetrator__name", "perpetrator__slug", "perpetrator__side")
         .distinct()

@@ -283,6 +283,9 @@ class Incident(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     published_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # How many allegations the incident has, kept by the services that write them (services._write_content and
+    # _promote) so that lists and result counts need not count allegations row by row.
+    allegation_count = models.PositiveIntegerField(default=0, editable=False)
 
     objects = IncidentQuerySet.as_manager()
 
@@ -327,6 +330,13 @@ class Incident(models.Model):
         indexes = [
             models.Index(fields=["status", "visibility", "-date_start"], name="incident_public_by_date"),
             models.Index(fields=["-date_start", "-id"], name="incident_date_idx"),
+            # Covers what result counts and the incident half of every filter read: who may see the incident,
+            # its dates and its allegation count. Counting the visible incidents then reads this index alone.
+            models.Index(
+                fields=["status", "visibility", "draft_of", "date_start", "date_end", "date_precision",
+                        "allegation_count"],
+                name="incident_visible_counts",
+            ),
         ]
         permissions = [
             ("review_incident", "Can review incidents: approve, request changes, withdraw"),

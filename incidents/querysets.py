@@ -29,22 +29,8 @@ class IncidentQuerySet(models.QuerySet):
         return self.filter(status="in_review").order_by("updated_at", "id")
 
     def for_list(self):
-        return self.select_related("place", "conflict").annotate(
-            allegation_count=models.Count("allegations", distinct=True)
-        )
-
-    def allegation_counts(self, incident_ids):
-        """{incident id: number of allegations} for one page of incidents, in one query."""
-        from .models import Allegation
-
-        rows = (
-            Allegation.objects.filter(incident_id__in=incident_ids)
-            .order_by()
-            .values("incident_id")
-            .annotate(n=models.Count("pk"))
-            .values_list("incident_id", "n")
-        )
-        return dict(rows)
+        """What a list row shows: the incident, its place and conflict (the allegation count is a column)."""
+        return self.select_related("place", "conflict")
 
     def for_detail(self):
         from sources.models import Citation

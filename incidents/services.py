@@ -92,6 +92,7 @@ def _require_researcher(actor):
 def _write_content(incident, fields, allegations):
     for name, value in fields.items():
         setattr(incident, name, value)
+    incident.allegation_count = len(allegations)
     # Field checks only: the database enforces every constraint, and Django's
     # model-level constraint validation would cost one query per constraint.
     incident.clean_fields(exclude=["created_by"])
@@ -286,6 +287,7 @@ def _promote(copy):
                  "civilians_injured_max", "visibility"]:
         setattr(original, name, getattr(copy, name))
     original.revision = copy.revision
+    original.allegation_count = copy.allegation_count
     original.save()
     original.contributors.set(copy.contributors.all())
     copy.delete()

@@ -6,6 +6,7 @@ holds any real incident, so synthetic data can never mix with a real archive.
 Rows are written in bulk with one audit entry per incident and per taxonomy
 entry, chained like any other.
 """
+import collections
 import datetime
 import itertools
 import random
@@ -176,6 +177,14 @@ class Generator:
                     affected_party="civilians", summary=" ".join(rng.choices(WORDS, k=16)),
                     confidence=rng.choices(list(CONFIDENCE_WEIGHTS), list(CONFIDENCE_WEIGHTS.values()))[0]))
         Allegation.objects.bulk_create(allegations)
+        per_incident = collections.Counter(allegation.incident_id for allegation in allegations)
+        for incident in incidents:
+            incident.allegation_count = per_incident[incident.pk]
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {connection.ops.quote_name(Incident._meta.db_table)} SET allegation_count = %s WHERE id = %s",
+                [(n, pk) for pk, n in per_incident.items()],
+            )
         # The link and citation rows are most of the volume: written as plain tuples, not model instances.
         violation_links, weapon_links, citations = [], [], []
         for allegation in allegations:
@@ -220,14 +229,11 @@ def generate(total, seed, batch=2000, progress=None):
             incidents = generator.incidents(start + done, size)
             allegations, citations = generator.allegations(incidents)
             generator.index_text(incidents, allegations, citations)
-            per_incident = {}
-            for allegation in allegations:
-                per_incident[allegation.incident_id] = per_incident.get(allegation.incident_id, 0) + 1
             audit.record_many({
                 "actor": generator.actor, "action": "incident.create", "target": incident,
                 "scope": f"incident:{incident.pk}",
                 "changes": {"via": "synth", "synthetic": True, "status": incident.status,
-                            "allegations": per_incident.get(incident.pk, 0)},
+                            "allegations": incident.allegation_count},
             } for incident in incidents)
         done += size
         if progress:

@@ -53,13 +53,9 @@ class CountedPaginator(Paginator):
 def incident_list(request):
     filterset, incidents = filter_incidents(request)
     counts = filterset.counts()
-    paginator = CountedPaginator(incidents.select_related("place", "conflict"), settings.ARCHIVE_PAGE_SIZE,
-                                 counts["incidents"])
+    paginator = CountedPaginator(incidents.for_list(), settings.ARCHIVE_PAGE_SIZE, counts["incidents"])
     page = paginator.get_page(request.GET.get("page"))
     rows = list(page.object_list)
-    allegation_counts = Incident.objects.allegation_counts([incident.pk for incident in rows])
-    for incident in rows:
-        incident.allegation_count = allegation_counts.get(incident.pk, 0)
     return render(request, "incidents/incident_list.html", {
         "page_obj": page,
         "incidents": rows,

@@ -11,9 +11,9 @@ pytestmark = pytest.mark.django_db
 
 # Anonymous visitors have no session row to load, so these are the page's own queries.
 DETAIL_QUERIES = 5  # incident (+ place, conflict, author); allegations (+ parties, sides); violation types; weapons; citations (+ sources, organizations)
-# Matching incidents and matching allegations (the counts, the first also the paginator's); one page of incidents
-# with places and conflicts; that page's allegation counts; the filter form's five option lists.
-LIST_QUERIES = 9
+# The counts of matching incidents and allegations (one query, also the paginator's count); one page of
+# incidents with places, conflicts and their allegation counts; the filter form's five option lists.
+LIST_QUERIES = 7
 
 
 def incident_with(allegations, citations, **values):

@@ -433,3 +433,34 @@ def test_a_refused_submission_by_someone_who_did_not_write_the_draft_is_audited(
         services.submit(actor=other_researcher, incident=draft)
     event = AuditEvent.objects.get(action="incident.submit.refused")
     assert event.actor == other_researcher and event.changes["refused"]
+
+
+def stored_counts(*incidents):
+    """Each incident's allegation_count column beside the number of its allegations actually stored."""
+    return [
+        (row.allegation_count, row.allegations.count())
+        for row in Incident.objects.filter(pk__in=[i.pk for i in incidents]).order_by("pk")
+    ]
+
+
+def test_the_allegation_count_column_follows_every_write_of_allegations(researcher, reviewer):
+    published = factories.published_incident(author=researcher, allegations=[factories.allegation(), factories.allegation()])
+    assert stored_counts(published) == [(2, 2)]
+
+    current = Incident.objects.for_detail().get(pk=published.pk)
+    values, allegations = data_from_incident(current)
+    copy = services.edit_incident(
+        actor=researcher, incident=current, fields=values, allegations=allegations + [factories.allegation()],
+        base_sha256=sha256_of(document_of(current)),
+    )
+    assert stored_counts(published, copy) == [(2, 2), (3, 3)]
+
+    revision = services.submit(actor=researcher, incident=copy)
+    services.approve(actor=reviewer, incident=copy, sha256=revision.sha256)
+    assert stored_counts(published) == [(3, 3)]
+
+    draft = factories.incident(author=researcher, allegations=[factories.allegation()])
+    values, allegations = data_from_incident(Incident.objects.for_detail().get(pk=draft.pk))
+    services.edit_incident(actor=researcher, incident=draft, fields=values, allegations=[],
+                           base_sha256=sha256_of(document_of(Incident.objects.for_detail().get(pk=draft.pk))))
+    assert stored_counts(draft) == [(0, 0)]
