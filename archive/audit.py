@@ -8,6 +8,8 @@ head (seq:hash) published elsewhere exposes a truncated tail.
 import datetime
 import hashlib
 import json
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -67,16 +69,11 @@ def _lock_chain():
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK_KEY])
 
 
-def record(*, actor, action, target=None, changes=None, scope=""):
-    """Append one entry. Must run inside the transaction of the change it records."""
-    if not connection.in_atomic_block:
-        raise AuditError("audit.record() must be called inside the transaction of the change")
-    _lock_chain()
-    last = AuditEvent.objects.order_by("-seq").only("seq", "hash").first()
+def _entry(actor, action, target, changes, scope):
+    """An entry as of now, not yet in the chain: `_append()` gives it its place (seq, prev_hash, hash)."""
     target_type, target_id, target_repr = describe(target)
     user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
-    event = AuditEvent(
-        seq=(last.seq + 1) if last else 1,
+    return AuditEvent(
         at=timezone.now(),
         actor=user,
         actor_name=user.get_username() if user else "",
@@ -86,11 +83,68 @@ def record(*, actor, action, target=None, changes=None, scope=""):
         target_repr=target_repr,
         scope=scope,
         changes=normalise(changes or {}),
-        prev_hash=last.hash if last else GENESIS,
     )
-    event.hash = compute_hash(event)
-    event.save(force_insert=True)
+
+
+def _append(events, batch_size=2000):
+    """Chain `events` after the head, in order, and insert them; returns how many. The chain must be locked."""
+    last = AuditEvent.objects.order_by("-seq").only("seq", "hash").first()
+    seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS)
+    batch, count = [], 0
+    for event in events:
+        seq += 1
+        event.seq, event.prev_hash = seq, prev_hash
+        event.hash = prev_hash = compute_hash(event)
+        batch.append(event)
+        if len(batch) >= batch_size:
+            AuditEvent.objects.bulk_create(batch)
+            count += len(batch)
+            batch = []
+    AuditEvent.objects.bulk_create(batch)
+    return count + len(batch)
+
+
+# Entries held by `batched()` in this thread (or task), in the order they were recorded.
+_held = ContextVar("audit_held", default=None)
+
+
+def record(*, actor, action, target=None, changes=None, scope=""):
+    """Append one entry. Must run inside the transaction of the change it records."""
+    if not connection.in_atomic_block:
+        raise AuditError("audit.record() must be called inside the transaction of the change")
+    held = _held.get()
+    if held is not None:
+        held.append(_entry(actor, action, target, changes, scope))
+        return held[-1]
+    _lock_chain()
+    event = _entry(actor, action, target, changes, scope)
+    _append([event])
     return event
+
+
+@contextmanager
+def batched():
+    """Hold the entries recorded in the block and append them together when it ends (bulk writers: the importer).
+
+    Each entry keeps its time, content and place in the order; the chain is locked
+    from the start, so no other entry can come between. Reading the head once
+    instead of once per entry is what it saves. If the block raises, its entries
+    are dropped: the caller's transaction must then roll back the changes they record.
+    A block within another one holds its entries in the outer one.
+    """
+    if not connection.in_atomic_block:
+        raise AuditError("audit.batched() must be used inside the transaction of the changes")
+    if _held.get() is not None:
+        yield
+        return
+    _lock_chain()
+    held = []
+    token = _held.set(held)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+    _append(held)
 
 
 @transaction.atomic
@@ -179,25 +233,14 @@ def record_many(entries, batch_size=2000):
     """
     if not connection.in_atomic_block:
         raise AuditError("audit.record_many() must be called inside the transaction of the change")
+    events = (
+        _entry(entry.get("actor"), entry["action"], entry.get("target"), entry.get("changes"), entry.get("scope", ""))
+        for entry in entries
+    )
+    held = _held.get()
+    if held is not None:
+        count = len(held)
+        held.extend(events)
+        return len(held) - count
     _lock_chain()
-    last = AuditEvent.objects.order_by("-seq").only("seq", "hash").first()
-    seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS)
-    batch, count = [], 0
-    for entry in entries:
-        actor = entry.get("actor")
-        user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
-        target_type, target_id, target_repr = describe(entry.get("target"))
-        seq += 1
-        event = AuditEvent(
-            seq=seq, at=timezone.now(), actor=user, actor_name=user.get_username() if user else "",
-            action=entry["action"], target_type=target_type, target_id=target_id, target_repr=target_repr,
-            scope=entry.get("scope", ""), changes=normalise(entry.get("changes") or {}), prev_hash=prev_hash,
-        )
-        event.hash = prev_hash = compute_hash(event)
-        batch.append(event)
-        if len(batch) >= batch_size:
-            AuditEvent.objects.bulk_create(batch)
-            count += len(batch)
-            batch = []
-    AuditEvent.objects.bulk_create(batch)
-    return count + len(batch)
+    return _append(events, batch_size)

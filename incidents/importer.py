@@ -12,6 +12,7 @@ writing, and the same objects are saved, in order, when the import is real.
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from itertools import groupby
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -352,6 +353,22 @@ def _report(data, table, resolver, plans, dry_run):
     return report
 
 
+def _create_new(resolver, actor):
+    """Save what the file names for the first time, in file order; each run of new sources in one batch."""
+    for is_source, run in groupby(resolver.new, key=lambda obj: isinstance(obj, Source)):
+        if is_source:
+            run = list(run)
+            saved = source_services.add_sources(actor=actor, via="import", sources=[
+                {"organization": resolver.real(source.organization), "title": source.title, "kind": source.kind,
+                 "published_on": source.published_on, "published_form": source.published_form, "url": source.url}
+                for source in run
+            ])
+            resolver.saved.update(zip(map(id, run), saved))
+        else:
+            for obj in run:
+                resolver.saved[id(obj)] = _create(obj, resolver, actor)
+
+
 def _create(obj, resolver, actor):
     via = "import"
     if isinstance(obj, Conflict):
@@ -367,12 +384,7 @@ def _create(obj, resolver, actor):
         )
     if isinstance(obj, WeaponType):
         return taxonomy.add_weapon_type(actor=actor, name=obj.name, via=via)
-    if isinstance(obj, Organization):
-        return source_services.add_organization(actor=actor, name=obj.name, kind="unknown", via=via)
-    return source_services.add_source(
-        actor=actor, via=via, organization=resolver.real(obj.organization), title=obj.title, kind=obj.kind,
-        published_on=obj.published_on, published_form=obj.published_form, url=obj.url,
-    )
+    return source_services.add_organization(actor=actor, name=obj.name, kind="unknown", via=via)
 
 
 def _saved_content(plan, resolver):
@@ -401,7 +413,8 @@ def _write(plan, resolver, actor):
                 actor=actor, incident=plan.target, fields=fields, allegations=allegations,
                 base_sha256=plan.base_sha256, via="import",
             )
-        services.submit(actor=actor, incident=incident)
+        # What was just written, so that submitting does not read it back.
+        services.submit(actor=actor, incident=incident, document=build_document(fields, allegations))
     except services.ServiceError as error:
         raise ImportFailed([Problem(plan.line, "incident_ref", f"{plan.reference_code}: {error.message}")]) from error
     except ValidationError as error:
@@ -438,17 +451,17 @@ def import_incidents(data, *, actor, dry_run=False, filename=""):
 @transaction.atomic
 def _import(data, table, actor, filename):
     resolver, plans = _prepare(table, actor)
-    for obj in resolver.new:
-        resolver.saved[id(obj)] = _create(obj, resolver, actor)
-    for plan in plans:
-        if plan.action != "unchanged":
-            _write(plan, resolver, actor)
-    report = _report(data, table, resolver, plans, dry_run=False)
-    if report.created or report.changed:
-        audit.record(actor=actor, action="import", changes={
-            "file_sha256": report.file_sha256, "filename": filename, **report.counts(),
-            "created_refs": report.created, "changed_refs": report.changed,
-        })
+    with audit.batched():
+        _create_new(resolver, actor)
+        for plan in plans:
+            if plan.action != "unchanged":
+                _write(plan, resolver, actor)
+        report = _report(data, table, resolver, plans, dry_run=False)
+        if report.created or report.changed:
+            audit.record(actor=actor, action="import", changes={
+                "file_sha256": report.file_sha256, "filename": filename, **report.counts(),
+                "created_refs": report.created, "changed_refs": report.changed,
+            })
     return report
 
 

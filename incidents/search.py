@@ -9,6 +9,7 @@ import re
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
+from .documents import data_from_incident
 from .models import IncidentText
 
 WORD = re.compile(r"[^\W_]+")
@@ -41,18 +42,28 @@ def words(query):
     return WORD.findall(query or "")[:32]
 
 
-def text_of(incident):
+def text_of(incident, allegations):
     """The searchable text: titles, summaries, allegation text, responses, quotes and source titles."""
     parts = [incident.reference_code, incident.title, incident.summary, incident.location_detail]
-    for allegation in incident.allegations.all():
+    for allegation in allegations:
         parts += [allegation.summary, allegation.affected_party, allegation.party_response]
-        for citation in allegation.citations.all():
+        for citation in allegation.citations:
             parts += [citation.quote, citation.source.title]
     return "\n".join(part for part in parts if part)
 
 
-def reindex(incident):
-    IncidentText.objects.update_or_create(incident=incident, defaults={"body": text_of(incident)})
+def reindex(incident, allegations=None, *, created=False):
+    """Rewrite the incident's searchable text.
+
+    `allegations` (AllegationData) are the ones just written, which spares reading
+    them back; without them the incident's own are read (load it with for_detail()).
+    `created`: the incident was inserted just now, so it has no text to replace.
+    """
+    if allegations is None:
+        allegations = data_from_incident(incident)[1]
+    body = text_of(incident, allegations)
+    if created or not IncidentText.objects.filter(incident=incident).update(body=body):
+        IncidentText.objects.create(incident=incident, body=body)
 
 
 def matching_ids(query):

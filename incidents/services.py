@@ -90,6 +90,7 @@ def _require_researcher(actor):
 
 
 def _write_content(incident, fields, allegations):
+    adding = incident._state.adding
     for name, value in fields.items():
         setattr(incident, name, value)
     incident.allegation_count = len(allegations)
@@ -97,11 +98,18 @@ def _write_content(incident, fields, allegations):
     # model-level constraint validation would cost one query per constraint.
     incident.clean_fields(exclude=["created_by"])
     incident.save()
-    incident.allegations.all().delete()
+    if not adding:
+        incident.allegations.all().delete()
+    _insert_allegations(incident, allegations)
+    search.reindex(incident, allegations, created=adding)
+
+
+def _insert_allegations(incident, allegations):
+    """One insert per table, however many allegations and citations: an import writes thousands."""
     from sources.models import Citation
 
-    for position, data in enumerate(allegations):
-        allegation = Allegation.objects.create(
+    rows = Allegation.objects.bulk_create([
+        Allegation(
             incident=incident,
             position=position,
             perpetrator=data.perpetrator,
@@ -111,13 +119,26 @@ def _write_content(incident, fields, allegations):
             confidence=data.confidence,
             party_response=data.party_response,
         )
-        allegation.violation_types.set(data.violation_types)
-        allegation.weapons.set(data.weapons)
-        Citation.objects.bulk_create(
-            Citation(allegation=allegation, position=i, source=c.source, locator=c.locator, quote=c.quote, stance=c.stance)
-            for i, c in enumerate(data.citations)
-        )
-    search.reindex(Incident.objects.for_detail().get(pk=incident.pk))
+        for position, data in enumerate(allegations)
+    ])
+    violation_link, weapon_link = Allegation.violation_types.through, Allegation.weapons.through
+    pairs = list(zip(rows, allegations))
+    # Distinct per allegation, as .set() would keep them: two names in a file may find the same entry.
+    violation_link.objects.bulk_create(
+        violation_link(allegation=row, violationtype=violation)
+        for row, data in pairs for violation in _distinct(data.violation_types)
+    )
+    weapon_link.objects.bulk_create(
+        weapon_link(allegation=row, weapontype=weapon) for row, data in pairs for weapon in _distinct(data.weapons)
+    )
+    Citation.objects.bulk_create(
+        Citation(allegation=row, position=i, source=c.source, locator=c.locator, quote=c.quote, stance=c.stance)
+        for row, data in pairs for i, c in enumerate(data.citations)
+    )
+
+
+def _distinct(entries):
+    return list({entry.pk: entry for entry in entries}.values())
 
 
 def _normalise_allegations(allegations):
@@ -207,15 +228,20 @@ def edit_incident(*, actor, incident, fields, allegations, base_sha256, via="for
 
 @_guarded("incident.submit")
 @transaction.atomic
-def submit(*, actor, incident):
-    """Send the current revision for review, freezing it as a hashed snapshot."""
+def submit(*, actor, incident, document=None):
+    """Send the current revision for review, freezing it as a hashed snapshot.
+
+    A caller that has just written the incident in this transaction may pass its
+    `document` (build_document of what it wrote), which spares reading it back.
+    """
     _require_researcher(actor)
     incident = _locked(incident)
     if not can_edit(actor, incident) or incident.status not in EDITABLE_IN_PLACE:
         if incident.status not in EDITABLE_IN_PLACE:
             raise TransitionRefused(f"A {incident.get_status_display().lower()} incident cannot be submitted.")
         raise PermissionRefused("Only the authors of this revision can submit it.")
-    document = document_of(Incident.objects.for_detail().get(pk=incident.pk))
+    if document is None:
+        document = document_of(Incident.objects.for_detail().get(pk=incident.pk))
     changes = _move(incident, Status.IN_REVIEW)
     revision = IncidentRevision.objects.create(
         incident_id=incident.record_id,
