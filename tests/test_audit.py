@@ -160,3 +160,57 @@ def test_an_empty_log_has_the_genesis_head(db):
 
     assert out.getvalue().strip() == f"0:{'0' * 64}"
 
+
+
+# Appending in a batch
+
+
+def test_entries_recorded_in_a_batch_are_appended_at_its_end_in_order_with_their_own_times(researcher):
+    head = audit.head()
+    with transaction.atomic():
+        with audit.batched():
+            audit.record(actor=researcher, action="test.first", changes={"n": 1})
+            audit.record_many([{"actor": researcher, "action": "test.second"}, {"actor": None, "action": "test.third"}])
+            audit.record(actor=researcher, action="test.fourth", target=researcher, scope="user:1")
+            assert audit.head() == head
+        events = list(AuditEvent.objects.filter(seq__gt=int(head.split(":")[0])).order_by("seq"))
+
+    assert [e.action for e in events] == ["test.first", "test.second", "test.third", "test.fourth"]
+    assert [e.actor_name for e in events] == ["rita", "rita", "", "rita"]
+    assert (events[0].changes, events[3].target_type, events[3].target_repr, events[3].scope) == (
+        {"n": 1}, "auth.user", "rita", "user:1")
+    assert [e.at for e in events] == sorted(e.at for e in events)
+    assert audit.verify().ok
+
+
+def test_a_batch_within_a_batch_holds_its_entries_in_the_outer_one(researcher):
+    head = audit.head()
+    with transaction.atomic():
+        with audit.batched():
+            audit.record(actor=researcher, action="test.outer")
+            with audit.batched():
+                audit.record(actor=researcher, action="test.inner")
+            assert audit.head() == head
+            audit.record(actor=researcher, action="test.last")
+
+    actions = AuditEvent.objects.filter(seq__gt=int(head.split(":")[0])).order_by("seq").values_list("action", flat=True)
+    assert list(actions) == ["test.outer", "test.inner", "test.last"]
+    assert audit.verify().ok
+
+
+def test_a_batch_that_raises_appends_nothing(researcher):
+    head = audit.head()
+
+    with pytest.raises(ZeroDivisionError), transaction.atomic(), audit.batched():
+        audit.record(actor=researcher, action="test.dropped")
+        1 / 0
+
+    assert audit.head() == head
+    with transaction.atomic():
+        audit.record(actor=researcher, action="test.after")
+    assert audit.verify().ok
+
+
+def test_a_batch_must_be_inside_the_transaction_of_the_change(transactional_db):
+    with pytest.raises(audit.AuditError), audit.batched():
+        pass

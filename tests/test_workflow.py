@@ -1,13 +1,14 @@
 """The review workflow: every transition and refusal with its audit rows, four eyes, revisions and hashes."""
 import itertools
 import re
+from dataclasses import replace
 
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from archive.models import AuditEvent
-from incidents import services
+from incidents import search, services
 from incidents.documents import data_from_incident, document_of, sha256_of
 from incidents.models import TRANSITIONS, Decision, Incident, IncidentRevision, Review, Status
 from tests import factories
@@ -464,3 +465,33 @@ def test_the_allegation_count_column_follows_every_write_of_allegations(research
     services.edit_incident(actor=researcher, incident=draft, fields=values, allegations=[],
                            base_sha256=sha256_of(document_of(Incident.objects.for_detail().get(pk=draft.pk))))
     assert stored_counts(draft) == [(0, 0)]
+
+
+def test_an_edit_in_place_stores_exactly_the_allegations_given_in_their_order(researcher):
+    draft = factories.incident(author=researcher, allegations=[
+        factories.allegation(weapons=["Rocket A"]), factories.allegation(perpetrator=None, citations=2),
+    ])
+    replaced = list(draft.allegations.values_list("pk", flat=True))
+    current = Incident.objects.for_detail().get(pk=draft.pk)
+    values, (first, second) = data_from_incident(current)
+    rocket_b = factories.weapon("Rocket B")
+    # Reordered, citations reversed, and one weapon given twice: it is linked once.
+    allegations = [
+        replace(second, citations=second.citations[::-1], summary="now first"),
+        replace(first, weapons=[*first.weapons, rocket_b, *first.weapons]),
+    ]
+
+    services.edit_incident(actor=researcher, incident=current, fields=values, allegations=allegations,
+                           base_sha256=sha256_of(document_of(current)))
+
+    stored = Incident.objects.for_detail().get(pk=draft.pk)
+    stored_allegations = list(stored.allegations.all())
+    assert not stored.allegations.filter(pk__in=replaced).exists()
+    assert [(a.position, a.summary) for a in stored_allegations] == [(0, "now first"), (1, "")]
+    assert [c.quote for c in stored_allegations[0].citations.all()] == [c.quote for c in second.citations[::-1]]
+    assert sorted(w.name for w in stored_allegations[1].weapons.all()) == ["Rocket A", "Rocket B"]
+    assert stored.allegation_count == 2
+    assert stored.text.body == search.text_of(stored, data_from_incident(stored)[1])
+    assert "now first" in stored.text.body
+    revision = services.submit(actor=researcher, incident=stored)
+    assert revision.document == document_of(Incident.objects.for_detail().get(pk=draft.pk))
