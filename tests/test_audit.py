@@ -211,6 +211,6 @@ def test_a_batch_that_raises_appends_nothing(researcher):
     assert audit.verify().ok
 
 
-def test_a_batch_must_be_inside_the_transaction_of_the_change(transactional_db):
+def test_a_batch_must_be_inside_the_transaction_of_the_change(django_db_serialized_rollback, transactional_db):
     with pytest.raises(audit.AuditError), audit.batched():
         pass
