@@ -1,9 +1,11 @@
 """Writing and verifying the hash-chained audit log.
 
-`record()` is the only way to append. Each entry's hash is the SHA-256 of the
-canonical JSON of its content together with the previous entry's hash, so
-editing, deleting or reordering any entry breaks every hash after it, and a
-head (seq:hash) published elsewhere exposes a truncated tail.
+`record()` is the only way to append (`record_many()` appends several at
+once; inside `batched()` both hold their entries until the block ends). Each
+entry's hash is the SHA-256 of the canonical JSON of its content together with
+the previous entry's hash, so editing, deleting or reordering any entry breaks
+every hash after it, and a head (seq:hash) published elsewhere exposes a
+truncated tail.
 """
 import datetime
 import hashlib

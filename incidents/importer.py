@@ -8,6 +8,8 @@ services, submits it for review (an import never approves) and appends one
 summary audit entry. Names not yet in the archive become unsaved model
 instances while planning, so a dry run can say what would be created without
 writing, and the same objects are saved, in order, when the import is real.
+The services' audit entries are appended together at the end
+(`audit.batched()`), in the order they were recorded.
 """
 import hashlib
 from collections import defaultdict

@@ -193,8 +193,8 @@ def test_a_batch_within_a_batch_holds_its_entries_in_the_outer_one(researcher):
             assert audit.head() == head
             audit.record(actor=researcher, action="test.last")
 
-    actions = AuditEvent.objects.filter(seq__gt=int(head.split(":")[0])).order_by("seq").values_list("action", flat=True)
-    assert list(actions) == ["test.outer", "test.inner", "test.last"]
+    events = AuditEvent.objects.filter(seq__gt=int(head.split(":")[0])).order_by("seq")
+    assert list(events.values_list("action", flat=True)) == ["test.outer", "test.inner", "test.last"]
     assert audit.verify().ok
 
 
