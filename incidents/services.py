@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from archive import audit, roles
 
-from . import search
+from . import search, tally
 from .documents import build_document, document_of, sha256_of
 from .models import (
     EDITABLE_IN_PLACE,
@@ -81,6 +81,8 @@ def _move(incident, status):
     before = incident.status
     incident.status = status
     incident.save(update_fields=["status", "updated_at"])
+    if not incident.is_working_copy:
+        tally.moved(incident)
     return {"status": [before, status]}
 
 
@@ -102,6 +104,9 @@ def _write_content(incident, fields, allegations):
         incident.allegations.all().delete()
     _insert_allegations(incident, allegations)
     search.reindex(incident, allegations, created=adding)
+    if not incident.is_working_copy:
+        # The balance view's running totals follow every write of a record's content (incidents.tally).
+        tally.refresh([incident.pk])
 
 
 def _insert_allegations(incident, allegations):
@@ -318,6 +323,7 @@ def _promote(copy):
     original.contributors.set(copy.contributors.all())
     copy.delete()
     search.reindex(Incident.objects.for_detail().get(pk=original.pk))
+    tally.refresh([original.pk])
     return original
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from archive import audit
 from sources.models import Citation, Organization, Source
 
+from . import tally
 from .models import (
     Allegation, Conflict, Incident, IncidentText, Party, Place, Side, ViolationType, WeaponCategory, WeaponType,
 )
@@ -229,6 +230,7 @@ def generate(total, seed, batch=2000, progress=None):
             incidents = generator.incidents(start + done, size)
             allegations, citations = generator.allegations(incidents)
             generator.index_text(incidents, allegations, citations)
+            tally.add_new([incident.pk for incident in incidents])
             audit.record_many({
                 "actor": generator.actor, "action": "incident.create", "target": incident,
                 "scope": f"incident:{incident.pk}",

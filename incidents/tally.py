@@ -1,0 +1,181 @@
+"""The balance tally: the balance view's counts kept as running totals, for the archive and for each conflict.
+
+Counting every allegation, citation and link on each request costs seconds at
+100,000 incidents. Instead, each record incident's *contribution* (its
+allegations by side, party and confidence, violation type, weapon category and
+cited organization, and its casualty figures once per side, party,
+unattributed and in all) is computed from its own rows when a service writes
+it, stored beside it (IncidentTally), and added to the totals (BalanceTally)
+under the incident's status, visibility and conflict; the previous
+contribution is taken out first. A balance whose filter names only conflicts
+and statuses is then the sum of a few hundred rows. Any other filter is
+counted live, from the allegations that match it (`incidents.balance`).
+
+Contributions count what the live queries count without an allegation filter,
+so both give the same numbers; `tests/test_balance_tally.py` holds them to it.
+The totals are keyed by ids: names, slugs and an organization's kind are read
+when the page is drawn. A weapon type's category is counted, so changing one
+rebuilds the tally (`rebuild()`, also `manage.py rebuild_tally`).
+"""
+from collections import Counter, defaultdict
+
+from django.apps import apps as installed_apps
+from django.db import connection, transaction
+
+CASUALTIES = ["civilians_killed_min", "civilians_killed_max", "civilians_injured_min", "civilians_injured_max"]
+CHUNK = 2000
+
+
+def _models(apps):
+    get = apps.get_model
+    return (get("incidents", "Incident"), get("incidents", "Allegation"), get("sources", "Citation"),
+            get("incidents", "BalanceTally"), get("incidents", "IncidentTally"))
+
+
+def _id(value):
+    return value or 0
+
+
+def contributions(incident_ids, apps=installed_apps):
+    """{incident id: Counter of (section, side id, party id, key) -> n} computed from the stored rows."""
+    Incident, Allegation, Citation, _, _ = _models(apps)
+    result = {pk: Counter() for pk in incident_ids}
+    allegations = Allegation.objects.filter(incident_id__in=incident_ids).order_by()
+    for incident_id, side, party, confidence in allegations.values_list(
+        "incident_id", "perpetrator_side_id", "perpetrator_id", "confidence"
+    ):
+        result[incident_id][("allegations", _id(side), _id(party), confidence)] += 1
+    violations = Allegation.violation_types.through.objects.filter(allegation__incident_id__in=incident_ids).order_by()
+    for incident_id, side, party, violation in violations.values_list(
+        "allegation__incident_id", "allegation__perpetrator_side_id", "allegation__perpetrator_id", "violationtype_id"
+    ):
+        result[incident_id][("violation", _id(side), _id(party), str(violation))] += 1
+    # An allegation naming two weapons of one category counts once under it.
+    weapons = Allegation.weapons.through.objects.filter(allegation__incident_id__in=incident_ids).order_by()
+    for incident_id, side, party, _allegation, category in weapons.values_list(
+        "allegation__incident_id", "allegation__perpetrator_side_id", "allegation__perpetrator_id",
+        "allegation_id", "weapontype__category",
+    ).distinct():
+        result[incident_id][("weapon", _id(side), _id(party), category)] += 1
+    citations = Citation.objects.filter(allegation__incident_id__in=incident_ids).order_by()
+    for incident_id, side, party, organization in citations.values_list(
+        "allegation__incident_id", "allegation__perpetrator_side_id", "allegation__perpetrator_id",
+        "source__organization_id",
+    ):
+        result[incident_id][("organization", _id(side), _id(party), str(organization))] += 1
+    columns = defaultdict(set)
+    for incident_id, side, party in allegations.values_list("incident_id", "perpetrator_side_id", "perpetrator_id"):
+        if side:
+            columns[incident_id].add(("casualties_side", side, 0))
+        if party:
+            columns[incident_id].add(("casualties_party", 0, party))
+        if not side and not party:
+            columns[incident_id].add(("casualties_unattributed", 0, 0))
+    for incident_id, *figures in Incident.objects.filter(pk__in=incident_ids).order_by().values_list("pk", *CASUALTIES):
+        counts = result[incident_id]
+        for section, side, party in columns[incident_id] | {("casualties_all", 0, 0)}:
+            counts[(section, side, party, "incidents")] += 1
+            for name, value in zip(CASUALTIES, figures):
+                if value is not None:
+                    counts[(section, side, party, f"total_{name}")] += value
+                    counts[(section, side, party, f"known_{name}")] += 1
+    return result
+
+
+def _record_keys(incident_ids, Incident):
+    """{id: (status, visibility, conflict id)} of the record incidents among these (working copies count for nothing)."""
+    rows = Incident.objects.filter(pk__in=incident_ids, draft_of__isnull=True).order_by()
+    return {pk: (status, visibility, _id(conflict)) for pk, status, visibility, conflict in
+            rows.values_list("pk", "status", "visibility", "conflict_id")}
+
+
+def _add(deltas, BalanceTally):
+    """Move the totals by `deltas` in one statement: insert a key's row, or add to the row already there."""
+    rows = [(*key, n) for key, n in sorted(deltas.items()) if n]
+    if not rows:
+        return
+    table = connection.ops.quote_name(BalanceTally._meta.db_table)
+    columns = "status, visibility, conflict_id, section, side_id, party_id, key, n"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            batch = rows[start:start + 500]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join(['(%s, %s, %s, %s, %s, %s, %s, %s)'] * len(batch))} "
+                f"ON CONFLICT (status, visibility, conflict_id, section, side_id, party_id, key) "
+                f"DO UPDATE SET n = {table}.n + excluded.n",
+                [value for row in batch for value in row],
+            )
+
+
+def refresh(incident_ids, apps=installed_apps):
+    """Recount these incidents and move the totals by the difference; run inside the write that changed them."""
+    _, _, _, _, IncidentTally = _models(apps)
+    incident_ids = list(incident_ids)
+    deltas = Counter()
+    for tally in IncidentTally.objects.filter(incident_id__in=incident_ids):
+        for section, side, party, key, n in tally.counts:
+            deltas[(tally.status, tally.visibility, tally.conflict_id, section, side, party, key)] -= n
+    IncidentTally.objects.filter(incident_id__in=incident_ids).delete()
+    add_new(incident_ids, apps, deltas)
+
+
+def add_new(incident_ids, apps=installed_apps, deltas=None):
+    """Add the contributions of incidents that have none stored (a bulk load's new rows), with `deltas` if given."""
+    Incident, _, _, BalanceTally, IncidentTally = _models(apps)
+    deltas = Counter() if deltas is None else deltas
+    keys = _record_keys(incident_ids, Incident)
+    now = contributions(list(keys), apps)
+    for pk, counts in now.items():
+        for (section, side, party, key), n in counts.items():
+            deltas[(*keys[pk], section, side, party, key)] += n
+    _add(deltas, BalanceTally)
+    IncidentTally.objects.bulk_create(
+        [IncidentTally(incident_id=pk, status=keys[pk][0], visibility=keys[pk][1], conflict_id=keys[pk][2],
+                       counts=[[*key, n] for key, n in sorted(counts.items())])
+         for pk, counts in now.items()],
+        batch_size=500,
+    )
+
+
+def moved(incident):
+    """The incident's status changed and its content did not: move its stored contribution to the new status."""
+    _, _, _, BalanceTally, IncidentTally = _models(installed_apps)
+    stored = IncidentTally.objects.filter(incident_id=incident.pk).first()
+    if stored is None:
+        return refresh([incident.pk])
+    after = (incident.status, incident.visibility, _id(incident.conflict_id))
+    deltas = Counter()
+    for section, side, party, key, n in stored.counts:
+        deltas[(stored.status, stored.visibility, stored.conflict_id, section, side, party, key)] -= n
+        deltas[(*after, section, side, party, key)] += n
+    _add(deltas, BalanceTally)
+    IncidentTally.objects.filter(incident_id=incident.pk).update(
+        status=after[0], visibility=after[1], conflict_id=after[2]
+    )
+
+
+@transaction.atomic
+def rebuild(apps=installed_apps, progress=None):
+    """Recount every record incident from scratch (after a bulk load, or a weapon type changing category)."""
+    Incident, _, _, BalanceTally, IncidentTally = _models(apps)
+    BalanceTally.objects.all().delete()
+    IncidentTally.objects.all().delete()
+    ids = list(Incident.objects.filter(draft_of__isnull=True).order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), CHUNK):
+        add_new(ids[start:start + CHUNK], apps)
+        if progress:
+            progress(min(start + CHUNK, len(ids)), len(ids))
+    return len(ids)
+
+
+def totals(statuses, visibilities, conflict_ids=None):
+    """{(section, side id, party id, key): n} summed over the given statuses, visibilities and conflicts."""
+    from django.db.models import Sum
+
+    from .models import BalanceTally
+
+    rows = BalanceTally.objects.filter(status__in=statuses, visibility__in=visibilities)
+    if conflict_ids is not None:
+        rows = rows.filter(conflict_id__in=conflict_ids)
+    grouped = rows.order_by().values_list("section", "side_id", "party_id", "key").annotate(total=Sum("n"))
+    return {(section, side, party, key): n for section, side, party, key, n in grouped if n}

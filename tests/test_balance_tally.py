@@ -1,0 +1,124 @@
+"""The balance tally: running totals that always equal counting from scratch, and a balance read from them that
+equals the balance counted live."""
+import datetime
+
+import pytest
+from django.core.management import call_command
+
+from incidents import balance, services, tally
+from incidents.documents import data_from_incident, document_of, sha256_of
+from incidents.models import BalanceTally, Conflict, Incident, IncidentTally
+from tests import factories
+from tests.test_balance import FAST_HASHERS, build, charge, request_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_hashing(settings):
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+
+
+def stored():
+    return sorted(BalanceTally.objects.exclude(n=0).values_list(
+        "status", "visibility", "conflict_id", "section", "side_id", "party_id", "key", "n"))
+
+
+def recounted():
+    """What rebuilding from scratch stores, without keeping it."""
+    before = stored()
+    tally.rebuild()
+    after = stored()
+    return before, after
+
+
+def cells(result):
+    return [(section.slug, row.label, [(cell.value, cell.text) for cell in row.cells])
+            for section in result.sections for row in section.rows]
+
+
+def both_ways(query, user=None):
+    from incidents.filters import filter_incidents
+
+    request = request_for(query, user)
+    filterset, _ = filter_incidents(request)
+    assert balance._tallied(filterset) is not None, f"{query} should be read from the tally"
+    return balance.compute(filterset, request.GET), balance.compute(filterset, request.GET, live=True)
+
+
+def edit(actor, incident, **changes):
+    current = Incident.objects.for_detail().get(pk=incident.pk)
+    values, allegations = data_from_incident(current)
+    allegations = changes.pop("allegations", allegations)
+    return services.edit_incident(actor=actor, incident=current, fields={**values, **changes},
+                                  allegations=allegations, base_sha256=sha256_of(document_of(current)))
+
+
+def test_the_running_totals_equal_a_recount_after_every_kind_of_write(researcher, reviewer):
+    build()
+    before, after = recounted()
+    assert before == after and before
+
+    war = Conflict.objects.create(name="Second war", slug="second-war")
+    draft = factories.incident(author=researcher, reference_code="T1", allegations=[
+        charge("West army", "West", ["unlawful-killing"], ["Rifle"], "verified", ["Watch"])])
+    revision = services.submit(actor=researcher, incident=draft)
+    services.approve(actor=reviewer, incident=draft, sha256=revision.sha256)
+    before, after = recounted()
+    assert before == after
+
+    published = Incident.objects.get(reference_code="B1")
+    copy = edit(researcher, published, conflict=war, civilians_killed_min=7, civilians_killed_max=9, allegations=[
+        charge(None, "East", ["indiscriminate-attack"], ["Grad", "Cluster rocket"], "contested", ["East TV", "Watch"])])
+    assert recounted()[0] == recounted()[1], "a working copy adds nothing until it is approved"
+    revision = services.submit(actor=researcher, incident=copy)
+    services.approve(actor=reviewer, incident=copy, sha256=revision.sha256)
+    before, after = recounted()
+    assert before == after
+
+    services.withdraw(actor=reviewer, incident=Incident.objects.get(reference_code="B2"), reason="Duplicate.")
+    hidden = Incident.objects.get(reference_code="HIDDEN")
+    edit(hidden.created_by, hidden, visibility="restricted", allegations=[])
+    before, after = recounted()
+    assert before == after
+
+
+@pytest.mark.parametrize("staff", [False, True])
+def test_a_balance_read_from_the_totals_equals_the_balance_counted_live(researcher, staff):
+    build()
+    war = Conflict.objects.create(name="Second war", slug="second-war")
+    factories.weapon("Machine gun", category="small_arms", is_cluster_munition="no")
+    factories.published_incident(author=researcher, reference_code="W1", conflict=war, date_start=datetime.date(2021, 1, 1), date_end=datetime.date(2021, 1, 1),
+                                 date_precision="day", civilians_killed_min=4, civilians_killed_max=4, allegations=[
+        charge("East army", "East", ["unlawful-killing"], ["Rifle", "Machine gun", "Grad"], "verified",
+               ["Watch", "East TV"]),  # two weapons of one category: counted once under it
+        charge(None, None, ["indiscriminate-attack"], [], "party_claim", ["West Ministry"]),
+    ])
+    user = researcher if staff else None
+    queries = [{}, {"conflict": "second-war"}]
+    if staff:
+        queries += [{"status": "draft"}, {"status": ["published", "draft"], "conflict": "second-war"}]
+    for query in queries:
+        tallied, live = both_ways(query, user)
+        assert [c.label for c in tallied.columns] == [c.label for c in live.columns], query
+        assert cells(tallied) == cells(live), query
+
+
+def test_any_other_filter_is_counted_live(researcher):
+    from incidents.filters import filter_incidents
+
+    build()
+    for query in ({"party": "west-army"}, {"date_from": "2020-11"}, {"q": "market"}, {"weapon_category": "small_arms"}):
+        filterset, _ = filter_incidents(request_for(query))
+        assert balance._tallied(filterset) is None, query
+
+
+def test_rebuild_tally_recounts_what_a_bulk_change_left_behind(researcher):
+    build()
+    expected = stored()
+    BalanceTally.objects.all().delete()
+    IncidentTally.objects.all().delete()
+
+    call_command("rebuild_tally", verbosity=0)
+
+    assert stored() == expected
