@@ -15,9 +15,10 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import StreamingHttpResponse
 from django.test import RequestFactory, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from archive.models import AuditEvent
@@ -25,7 +26,9 @@ from incidents import exports, services, taxonomy
 from incidents.documents import document_of, sha256_of
 from incidents.filters import filter_incidents
 from incidents.interchange import read, restore
-from incidents.models import Allegation, Conflict, Incident, IncidentRevision, Party, Place, Side, WeaponType
+from incidents.models import (
+    Allegation, Conflict, Incident, IncidentRevision, Party, Place, Side, ViolationType, WeaponType,
+)
 from sources import services as source_services
 from sources.models import Citation, Organization, Source
 from tests import factories
@@ -329,6 +332,107 @@ def test_exports_stream_in_chunks_without_a_row_cap(archive, db, client, monkeyp
     assert sorted(r["incident_ref"] for r in rows if r["incident_ref"].startswith("BULK")) == [f"BULK-{n:02d}" for n in range(10)]
     features = json.loads(body(client.get(reverse("finding:export_geojson"))))["features"]
     assert len([f for f in features if f["properties"]["reference_code"].startswith("BULK")]) == 10
+
+
+# --- the CSV, read as plain values a chunk at a time -----------------------------------------------
+
+
+def shusha_incidents(author):
+    """Three incidents of two allegations each: the first with two violation types, two weapons and two citations,
+    the second with three citations. Their dates and deaths sort them three different ways."""
+    violations = list(ViolationType.objects.filter(slug__in=["indiscriminate-attack", "attack-on-civilian-objects"]))
+    shusha = factories.place("Shusha", latitude="39.758000", longitude="46.750000", geo_precision="town")
+    for code, day, killed in [("SHU-A", 5, 1), ("SHU-B", 3, 7), ("SHU-C", 4, None)]:
+        first = factories.allegation("North army", "North", weapons=["Grad rocket", "Cluster rocket X"],
+                                     summary=f"{code} first")
+        first.violation_types = violations
+        second = factories.allegation("South army", "South", summary=f"{code} second")
+        for allegation, count in [(first, 2), (second, 3)]:
+            allegation.citations = [factories.CitationData(source=factories.source(org="Watch"),
+                                                           quote=f"{allegation.summary} {n}") for n in range(count)]
+        factories.published_incident(author=author, reference_code=code, place=shusha, date_start=D(2021, 5, day),
+                                     date_end=D(2021, 5, day), civilians_killed_min=killed, allegations=[first, second])
+
+
+def test_the_csv_writes_each_allegation_then_each_of_its_citations_in_order(archive, db, client, monkeypatch):
+    monkeypatch.setattr(exports, "CHUNK", 2)
+    shusha_incidents(User.objects.get(username="export-researcher"))
+    _, rows = csv_table(body(client.get(reverse("finding:export_csv"), {"place": "shusha", "sort": "date_asc"})))
+    assert [(row["incident_ref"], row["citation_quote"]) for row in rows] == [
+        (code, f"{code} {which} {n}")
+        for code in ["SHU-B", "SHU-C", "SHU-A"] for which, count in [("first", 2), ("second", 3)] for n in range(count)
+    ]
+    for row in rows:
+        first = row["allegation_summary"].endswith("first")
+        assert row["alleged_perpetrator"] == ("North army" if first else "South army")
+        assert row["perpetrator_side"] == ("North" if first else "South")
+        assert row["violation_types"] == (
+            "Attack on civilian objects; Indiscriminate attack" if first else "Indiscriminate attack"
+        )
+        assert row["weapons"] == ("Cluster rocket X; Grad rocket" if first else "")
+        assert (row["place"], row["latitude"], row["longitude"], row["geo_precision"]) == ("Shusha", "39.758", "46.75", "town")
+        assert (row["source_organization"], row["source_kind"], row["citation_stance"]) == ("Watch", "report", "supports")
+
+
+@pytest.mark.parametrize("sort, expected", [
+    ("date", ["SHU-A", "SHU-C", "SHU-B"]),
+    ("date_asc", ["SHU-B", "SHU-C", "SHU-A"]),
+    ("killed", ["SHU-B", "SHU-A", "SHU-C"]),
+    ("updated", ["SHU-C", "SHU-B", "SHU-A"]),
+])
+def test_the_csv_keeps_the_order_of_every_sort_across_chunks(archive, db, client, monkeypatch, sort, expected):
+    monkeypatch.setattr(exports, "CHUNK", 2)
+    shusha_incidents(User.objects.get(username="export-researcher"))
+    _, rows = csv_table(body(client.get(reverse("finding:export_csv"), {"place": "shusha", "sort": sort})))
+    assert list(dict.fromkeys(row["incident_ref"] for row in rows)) == expected
+    assert len(rows) == 15
+
+
+def test_the_csv_reads_a_chunk_with_the_same_queries_however_many_rows_it_holds(archive, db, client, monkeypatch):
+    def queries(chunk):
+        monkeypatch.setattr(exports, "CHUNK", chunk)
+        with CaptureQueriesContext(connection) as captured:
+            body(client.get(reverse("finding:export_csv")))
+        return len(captured)
+
+    few = queries(100)
+    shusha_incidents(User.objects.get(username="export-researcher"))  # three more incidents, fifteen more rows
+    assert queries(100) == few
+    # Per chunk: its incidents, their places, allegations, violation types, weapons and citations.
+    visible = 8
+    assert queries(1) - queries(100) == 6 * (visible - 1)
+
+
+def test_the_csv_bytes_of_blank_quoted_and_neutralised_cells(archive, db, client):
+    author = User.objects.get(username="export-researcher")
+    shusha = factories.place("Shusha", aliases=["Shushi"], admin_area="Shusha, district", country="AZ",
+                             latitude="40.000000", longitude="-0.000100", geo_precision="exact")
+    factories.published_incident(
+        author=author, reference_code="BARE", place=shusha, title='Shelling, "again"', summary="line one\nline two",
+        location_detail="=1+1", date_start=D(2021, 5, 1), date_end=D(2021, 6, 30), date_precision="month",
+        civilians_killed_min=0, civilians_killed_max=0, civilians_injured_min=12, allegations=[],
+    )
+    uncited = factories.allegation("North army", "North", affected_party="+children")
+    uncited.citations = []
+    cited = factories.allegation(None, "North", violation=None, confidence="party_claim")
+    cited.citations = [factories.CitationData(
+        source=factories.source(org="Watch", title="Report three", url="https://example.org/3",
+                                published_on=D(2021, 1, 1), published_form="year"),
+        quote='He said: "no", twice', stance="disputes",
+    )]
+    factories.published_incident(author=author, reference_code="UNCITED", place=shusha, allegations=[uncited, cited])
+    data = body(client.get(reverse("finding:export_csv"), {"place": "shusha", "sort": "date_asc"}))
+    area = '"Shusha, district",AZ,40,\'-0.0001,exact'
+    lines = [
+        ",".join(INTERCHANGE_COLUMNS),
+        f"UNCITED,,Shelling of a market,2020-10-04,2020-10-04,day,Shusha (Shushi),,{area},,,,,,"
+        "North army,North,'+children,Indiscriminate attack,,,single_source,,,,,,,",
+        f"UNCITED,,Shelling of a market,2020-10-04,2020-10-04,day,Shusha (Shushi),,{area},,,,,,"
+        ',North,,,,,party_claim,Watch,report,Report three,2021,https://example.org/3,"He said: ""no"", twice",disputes',
+        f'BARE,,"Shelling, ""again""",2021-05,2021-06,month,Shusha (Shushi),\'=1+1,{area},"line one\nline two",'
+        "0,0,12,,,,,,,,,,,,,,,",
+    ]
+    assert data == ("\ufeff" + "".join(line + "\r\n" for line in lines)).encode()
 
 
 # --- the reference data -----------------------------------------------------------------------------
