@@ -3,6 +3,9 @@
 Each runs in one transaction and appends its own audit entry. The workflow
 status is assigned in exactly one place, `_move()`, against TRANSITIONS.
 """
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -82,7 +85,7 @@ def _move(incident, status):
     incident.status = status
     incident.save(update_fields=["status", "updated_at"])
     if not incident.is_working_copy:
-        tally.moved(incident)
+        _recount(incident, moved=True)
     return {"status": [before, status]}
 
 
@@ -106,7 +109,44 @@ def _write_content(incident, fields, allegations):
     search.reindex(incident, allegations, created=adding)
     if not incident.is_working_copy:
         # The balance view's running totals follow every write of a record's content (incidents.tally).
+        _recount(incident)
+
+
+# Record incidents written inside `tally_batched()` in this thread (or task).
+_tally_held = ContextVar("tally_held", default=None)
+
+
+def _recount(incident, *, moved=False):
+    """Keep the balance tally in step with a write of a record incident (inside `tally_batched()`: at its end)."""
+    held = _tally_held.get()
+    if held is not None:
+        held.add(incident.pk)
+    elif moved:
+        tally.moved(incident)
+    else:
         tally.refresh([incident.pk])
+
+
+@contextmanager
+def tally_batched():
+    """Recount the balance tally once, when the block ends, for every record incident written in it (the importer).
+
+    Each incident is recounted as it then is, so the totals end as they would
+    write by write, in a fixed number of queries instead of a dozen per write.
+    If the block raises, nothing is recounted: the transaction must roll back.
+    """
+    if _tally_held.get() is not None:
+        yield
+        return
+    held = set()
+    token = _tally_held.set(held)
+    try:
+        yield
+    finally:
+        _tally_held.reset(token)
+    held = sorted(held)
+    for start in range(0, len(held), tally.CHUNK):
+        tally.refresh(held[start:start + tally.CHUNK])
 
 
 def _insert_allegations(incident, allegations):

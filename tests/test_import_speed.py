@@ -15,11 +15,11 @@ from django.test.utils import CaptureQueriesContext
 
 from archive import audit
 from archive.models import AuditEvent
-from incidents import search, services
+from incidents import search, services, tally
 from incidents.documents import data_from_incident, document_of, sha256_of
 from incidents.importer import ImportFailed, import_incidents
 from incidents.interchange import COLUMNS
-from incidents.models import Allegation, Incident, IncidentRevision, IncidentText
+from incidents.models import Allegation, BalanceTally, Incident, IncidentRevision, IncidentTally, IncidentText
 from sources import services as source_services
 from sources.models import Citation, Source
 from tests import factories
@@ -182,3 +182,32 @@ def test_a_batch_of_sources_checks_that_each_organization_exists(researcher, kno
         ])
 
     assert batch.value.message_dict == alone.value.message_dict
+
+
+def tally_state():
+    totals = BalanceTally.objects.exclude(n=0).values_list(
+        "status", "visibility", "conflict_id", "section", "side_id", "party_id", "key", "n"
+    )
+    stored = IncidentTally.objects.values_list("incident_id", "status", "visibility", "conflict_id", "counts")
+    return sorted(totals), sorted(stored)
+
+
+def test_an_import_leaves_the_balance_tally_a_full_recount_gives(researcher, reviewer, known_names):
+    import_incidents(import_file(3, 2, 2), actor=researcher)
+    incident = Incident.objects.get(reference_code="IMP-001")
+    services.request_changes(actor=reviewer, incident=incident, comment="Fewer allegations.")
+    rows = list(csv.DictReader(io.StringIO(import_file(3, 2, 2).decode())))
+    fewer = [row for row in rows if (row["incident_ref"], row["alleged_perpetrator"]) != ("IMP-001", "Party 1")]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(fewer)
+    report = import_incidents(out.getvalue().encode(), actor=researcher)  # IMP-001 edited in place
+    assert (report.changed, report.unchanged) == (["IMP-001"], ["IMP-000", "IMP-002"])
+    assert Incident.objects.get(reference_code="IMP-001").allegation_count == 1
+    after_import = tally_state()
+
+    tally.rebuild()
+
+    assert tally_state() == after_import
+    assert any(row[0] == "in_review" for row in after_import[0])
