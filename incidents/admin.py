@@ -4,8 +4,11 @@ Incidents, allegations, revisions and reviews change only through the review
 workflow's services, so the admin offers them read-only.
 """
 from django.contrib import admin
+from django.db import transaction
 
 from archive.admin import AuditedAdminMixin, ReadOnlyAdmin
+
+from . import tally
 
 from .models import (
     Allegation,
@@ -64,6 +67,13 @@ class WeaponTypeAdmin(TaxonomyAdmin):
     list_display = ["name", "category", "is_cluster_munition", "needs_curation"]
     list_filter = ["needs_curation", "category", "is_cluster_munition"]
     search_fields = ["name", "aliases"]
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if change and "category" in form.changed_data:
+                # The balance tally counts allegations by weapon category.
+                tally.refresh_where(weapons=obj)
 
 
 @admin.register(ViolationType)

@@ -26,7 +26,7 @@ from archive.dates import format_partial
 from sources import services as source_services
 from sources.models import Organization, Source
 
-from . import interchange, services, taxonomy
+from . import interchange, services, tally, taxonomy
 from .documents import build_document, data_from_incident, document_of, sha256_of
 from .interchange import Problem, ident
 from .models import Conflict, Incident, Party, Place, Side, Status, WeaponType
@@ -483,6 +483,9 @@ def update_weapon_type(*, actor, weapon, via="load_weapon_types", **values):
         setattr(weapon, name, value)
     weapon.full_clean()
     weapon.save(update_fields=list(changed))
+    if "category" in changed:
+        # The balance tally counts allegations by weapon category.
+        tally.refresh_where(weapons=weapon)
     audit.record(actor=actor, action="weapontype.update", target=weapon, changes={"via": via, "changed": changed})
     return weapon, changed
 

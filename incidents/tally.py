@@ -14,8 +14,10 @@ counted live, from the allegations that match it (`incidents.balance`).
 Contributions count what the live queries count without an allegation filter,
 so both give the same numbers; `tests/test_balance_tally.py` holds them to it.
 The totals are keyed by ids: names, slugs and an organization's kind are read
-when the page is drawn. A weapon type's category is counted, so changing one
-rebuilds the tally (`rebuild()`, also `manage.py rebuild_tally`).
+when the page is drawn. Two facts outside an incident are counted in it, a
+weapon type's category and a source's organization: the services that change
+them recount the incidents concerned (`refresh_where()`). `rebuild()` (and
+`manage.py rebuild_tally`) recounts everything, after a bulk load.
 """
 from collections import Counter, defaultdict
 
@@ -152,6 +154,21 @@ def moved(incident):
     IncidentTally.objects.filter(incident_id=incident.pk).update(
         status=after[0], visibility=after[1], conflict_id=after[2]
     )
+
+
+def refresh_where(**lookup):
+    """Recount the incidents with an allegation matching `lookup`, after a change outside them that they count:
+    a weapon type's category (`weapons=weapon`), a source's organization (`citations__source=source`, on the signal edit_source sends)."""
+    from .models import Allegation
+
+    ids = sorted(set(Allegation.objects.filter(**lookup).values_list("incident_id", flat=True)))
+    for start in range(0, len(ids), CHUNK):
+        refresh(ids[start:start + CHUNK])
+
+
+def source_reattributed(sender, source, **kwargs):
+    """Receiver of sources.services.source_reattributed: the citations of `source` count for another organization."""
+    refresh_where(citations__source=source)
 
 
 @transaction.atomic

@@ -1,11 +1,16 @@
 """Writes to organizations and sources, each with its audit entry."""
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 from django.utils.text import slugify
 
 from archive import audit
 
 from .models import Organization, Source
+
+# Sent inside edit_source()'s transaction when a source is moved to another organization, so that counts
+# derived in apps that depend on this one (incidents' balance tally) follow; sources never import them.
+source_reattributed = Signal()
 
 # The foreign keys full_clean() checks with a query each.
 _REFERENCES = ["organization", "created_by"]
@@ -99,6 +104,9 @@ def edit_source(*, actor, source, **values):
         return source
     source.save()
     changed = {name: [before[name], after[name]] for name in SOURCE_FIELDS if before[name] != after[name]}
+    if "organization" in changed:
+        # Derived counts elsewhere (the incidents' balance tally) are keyed by the cited organization.
+        source_reattributed.send(sender=Source, source=source)
     audit.record(actor=actor, action="source.update", target=source, changes={"changed": changed})
     return source
 

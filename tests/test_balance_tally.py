@@ -122,3 +122,44 @@ def test_rebuild_tally_recounts_what_a_bulk_change_left_behind(researcher):
     call_command("rebuild_tally", verbosity=0)
 
     assert stored() == expected
+
+
+def test_a_weapon_type_changing_category_is_recounted_in_the_incidents_that_name_it(researcher):
+    from incidents.importer import update_weapon_type
+    from incidents.models import WeaponType
+
+    build()
+    grad = WeaponType.objects.get(name="Grad")
+    update_weapon_type(actor=researcher, weapon=grad, category="small_arms")
+
+    before, after = recounted()
+    assert before == after
+
+
+def test_a_source_moving_to_another_organization_is_recounted_in_the_incidents_citing_it(researcher):
+    from sources import services as source_services
+    from sources.models import Organization, Source
+
+    build()
+    source = Source.objects.filter(organization__name="East TV").order_by("pk").first()
+    source_services.edit_source(actor=researcher, source=source, organization=Organization.objects.get(name="Watch"))
+
+    before, after = recounted()
+    assert before == after
+
+
+def test_a_weapon_type_changing_category_in_the_admin_is_recounted_too(admin_client):
+    from django.forms.models import model_to_dict
+    from django.urls import reverse
+
+    from incidents.models import WeaponType
+
+    build()
+    grad = WeaponType.objects.get(name="Grad")
+    data = {name: value for name, value in model_to_dict(grad).items() if value is not None}
+    response = admin_client.post(reverse("admin:incidents_weapontype_change", args=[grad.pk]),
+                                 {**data, "category": "small_arms"})
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    before, after = recounted()
+    assert before == after
