@@ -9,8 +9,9 @@ summary audit entry. Names not yet in the archive become unsaved model
 instances while planning, so a dry run can say what would be created without
 writing, and the same objects are saved, in order, when the import is real.
 The services' audit entries are appended together at the end
-(`audit.batched()`), in the order they were recorded, and the balance tally
-is recounted once for all the incidents written (`services.tally_batched()`).
+(`audit.batched()`), in the order they were recorded; the allegations' links
+and citations are inserted together and the balance tally is recounted once
+for all the incidents written (`services.batched()`).
 """
 import hashlib
 from collections import defaultdict
@@ -454,7 +455,7 @@ def import_incidents(data, *, actor, dry_run=False, filename=""):
 @transaction.atomic
 def _import(data, table, actor, filename):
     resolver, plans = _prepare(table, actor)
-    with audit.batched(), services.tally_batched():
+    with audit.batched(), services.batched():
         _create_new(resolver, actor)
         for plan in plans:
             if plan.action != "unchanged":

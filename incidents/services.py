@@ -3,6 +3,7 @@
 Each runs in one transaction and appends its own audit entry. The workflow
 status is assigned in exactly one place, `_move()`, against TRANSITIONS.
 """
+from collections import defaultdict
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -99,9 +100,10 @@ def _write_content(incident, fields, allegations):
     for name, value in fields.items():
         setattr(incident, name, value)
     incident.allegation_count = len(allegations)
-    # Field checks only: the database enforces every constraint, and Django's
-    # model-level constraint validation would cost one query per constraint.
-    incident.clean_fields(exclude=["created_by"])
+    # Field checks only: the database enforces every constraint, and Django's model-level constraint
+    # validation would cost one query per constraint. The related rows are instances the caller already
+    # holds (the database's foreign keys stand behind them), so their existence is not queried again.
+    incident.clean_fields(exclude=["created_by", "conflict", "place", "draft_of"])
     incident.save()
     if not adding:
         incident.allegations.all().delete()
@@ -112,15 +114,16 @@ def _write_content(incident, fields, allegations):
         _recount(incident)
 
 
-# Record incidents written inside `tally_batched()` in this thread (or task).
-_tally_held = ContextVar("tally_held", default=None)
+# Inside `batched()` in this thread (or task): the record incidents written, to recount in the balance tally,
+# and the link and citation rows to insert, by model.
+_held = ContextVar("held", default=None)
 
 
 def _recount(incident, *, moved=False):
-    """Keep the balance tally in step with a write of a record incident (inside `tally_batched()`: at its end)."""
-    held = _tally_held.get()
+    """Keep the balance tally in step with a write of a record incident (inside `batched()`: at its end)."""
+    held = _held.get()
     if held is not None:
-        held.add(incident.pk)
+        held["recount"].add(incident.pk)
     elif moved:
         tally.moved(incident)
     else:
@@ -128,29 +131,35 @@ def _recount(incident, *, moved=False):
 
 
 @contextmanager
-def tally_batched():
-    """Recount the balance tally once, when the block ends, for every record incident written in it (the importer).
+def batched():
+    """Write the rows many incidents share at the end of the block, once (the importer writes hundreds).
 
-    Each incident is recounted as it then is, so the totals end as they would
-    write by write, in a fixed number of queries instead of a dozen per write.
-    If the block raises, nothing is recounted: the transaction must roll back.
+    The violation and weapon links and the citations of every allegation written
+    in the block are inserted together when it ends, then every record incident
+    written in it is recounted in the balance tally as it then is: the same rows
+    and totals as write by write, in a fixed number of queries instead of a few
+    per incident. Nothing in the block may read those rows back (the services
+    build documents and search text from what they were given). If the block
+    raises, nothing is written: the transaction must roll back.
     """
-    if _tally_held.get() is not None:
+    if _held.get() is not None:
         yield
         return
-    held = set()
-    token = _tally_held.set(held)
+    held = {"recount": set(), "rows": defaultdict(list)}
+    token = _held.set(held)
     try:
         yield
     finally:
-        _tally_held.reset(token)
-    held = sorted(held)
-    for start in range(0, len(held), tally.CHUNK):
-        tally.refresh(held[start:start + tally.CHUNK])
+        _held.reset(token)
+    for model, rows in held["rows"].items():
+        model.objects.bulk_create(rows, batch_size=2000)
+    recount = sorted(held["recount"])
+    for start in range(0, len(recount), tally.CHUNK):
+        tally.refresh(recount[start:start + tally.CHUNK])
 
 
 def _insert_allegations(incident, allegations):
-    """One insert per table, however many allegations and citations: an import writes thousands."""
+    """One insert per table, however many allegations and citations (inside `batched()`: at its end)."""
     from sources.models import Citation
 
     rows = Allegation.objects.bulk_create([
@@ -169,17 +178,20 @@ def _insert_allegations(incident, allegations):
     violation_link, weapon_link = Allegation.violation_types.through, Allegation.weapons.through
     pairs = list(zip(rows, allegations))
     # Distinct per allegation, as .set() would keep them: two names in a file may find the same entry.
-    violation_link.objects.bulk_create(
-        violation_link(allegation=row, violationtype=violation)
-        for row, data in pairs for violation in _distinct(data.violation_types)
-    )
-    weapon_link.objects.bulk_create(
-        weapon_link(allegation=row, weapontype=weapon) for row, data in pairs for weapon in _distinct(data.weapons)
-    )
-    Citation.objects.bulk_create(
-        Citation(allegation=row, position=i, source=c.source, locator=c.locator, quote=c.quote, stance=c.stance)
-        for row, data in pairs for i, c in enumerate(data.citations)
-    )
+    linked = {
+        violation_link: [violation_link(allegation=row, violationtype=violation)
+                         for row, data in pairs for violation in _distinct(data.violation_types)],
+        weapon_link: [weapon_link(allegation=row, weapontype=weapon)
+                      for row, data in pairs for weapon in _distinct(data.weapons)],
+        Citation: [Citation(allegation=row, position=i, source=c.source, locator=c.locator, quote=c.quote,
+                            stance=c.stance) for row, data in pairs for i, c in enumerate(data.citations)],
+    }
+    held = _held.get()
+    for model, objects in linked.items():
+        if held is not None:
+            held["rows"][model] += objects
+        elif objects:
+            model.objects.bulk_create(objects)
 
 
 def _distinct(entries):
