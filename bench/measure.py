@@ -118,13 +118,14 @@ def measure_deep_page(repeat):
             "ratio": round(deep["median_ms"] / max(first["median_ms"], 0.01), 2)}
 
 
-def measure_balance(repeat):
-    """The balance of the whole archive (read from the running totals), and of one party's allegations
-    (a filter the totals do not answer, so counted from the matching allegations)."""
+def measure_balance(repeat, live_query):
+    """The balance of the whole archive and of one party's allegations (both read from the running totals),
+    and of the incidents in a date range (a filter the totals do not answer: counted from the allegations)."""
     client = Client()
     party = Party.objects.filter(slug__startswith="syn-").order_by("pk").first()
     return {**timed(lambda: get(client, "/balance/"), repeat),
-            "party_filter": timed(lambda: get(client, f"/balance/?party={party.slug}"), max(3, repeat // 3))}
+            "party_filter": timed(lambda: get(client, f"/balance/?party={party.slug}"), repeat),
+            "live": {**timed(lambda: get(client, f"/balance/?{live_query}"), max(3, repeat // 3)), "query": live_query}}
 
 
 def _stream_export(client, url):
@@ -202,7 +203,7 @@ def main():
         "list": measure_list(options.repeat),
         "queries_by_page_size": measure_page_sizes(),
         "deep_page": measure_deep_page(max(5, options.repeat // 3)),
-        "balance": measure_balance(max(5, options.repeat // 2)),
+        "balance": measure_balance(max(5, options.repeat // 2), options.export_query or "date_from=2024"),
         "import": measure_import(),
         "verify_audit": measure_verify(),
     }

@@ -110,8 +110,9 @@ class Counts:
 def compute(filterset, query=None, *, live=False):
     """The Balance of the filterset's current filter; `query` is the request's query string (a QueryDict).
 
-    Read from the running totals (`incidents.tally`) when the filter names only conflicts and statuses,
-    otherwise counted from the matching allegations; `live=True` always counts (the tests compare both).
+    Read from the running totals (`incidents.tally`) when the filter names only conflicts, statuses and at
+    most one side, one party or the unattributed allegations; otherwise counted from the matching
+    allegations. `live=True` always counts (the tests compare both).
     """
     links = Links(query if query is not None else QueryDict())
     counts = (None if live else _tallied(filterset)) or _counted(filterset)
@@ -161,13 +162,29 @@ def _counted(filterset):
 
 
 TALLIED_FILTERS = {"conflict", "status", "sort"}
+# Allegation filters the totals answer too, each with one value: the totals are kept by side and party.
+NARROWING_FILTERS = {"side", "party", "unattributed"}
 
 
 def _tallied(filterset):
-    """The same Counts read from the running totals, when the filter names nothing but conflicts and statuses."""
+    """The same Counts read from the running totals, when the filter names nothing but conflicts, statuses and
+    at most one side, one party or the unattributed allegations."""
     data = filterset.cleaned()
-    if not filterset.data_valid or any(_given(value) for name, value in data.items() if name not in TALLIED_FILTERS):
+    if not filterset.data_valid:
         return None
+    for name, value in data.items():
+        if not _given(value) or name in TALLIED_FILTERS:
+            continue
+        if name not in NARROWING_FILTERS or (name != "unattributed" and len(value) != 1):
+            return None
+    want_side = data["side"][0].pk if data.get("side") else None
+    want_party = data["party"][0].pk if data.get("party") else None
+    unattributed = data.get("unattributed") == "yes"
+
+    def matches(side, party):
+        return ((want_side is None or side == want_side) and (want_party is None or party == want_party)
+                and (not unattributed or (side is None and party is None)))
+
     if roles.sees_restricted(filterset.user):
         statuses = data.get("status") or Status.values
         visibilities = Visibility.values
@@ -178,17 +195,18 @@ def _tallied(filterset):
     by_section = defaultdict(list)
     for (section, side, party, key), n in totals.items():
         by_section[section].append((side or None, party or None, key, n))
+    # The columns are every side and party in the incidents, as counted live from the incident filters alone.
+    columns = _columns_of({(side, party) for side, party, _, _ in by_section["allegations"]})
 
     def rows(section, fields):
         return [{"perpetrator_side": side, "perpetrator": party, **fields(key), "n": n}
-                for side, party, key, n in by_section[section]]
+                for side, party, key, n in by_section[section] if matches(side, party)]
 
     def named(model, section):
         return {str(entry.pk): entry for entry in model.objects.filter(
-            pk__in={int(key) for _, _, key, _ in by_section[section]})}
+            pk__in={int(key) for side, party, key, _ in by_section[section] if matches(side, party)})}
 
     violations, organizations = named(ViolationType, "violation"), named(Organization, "organization")
-    columns = _columns_of({(side, party) for side, party, _, _ in by_section["allegations"]})
     return Counts(
         columns=columns,
         confidence=rows("allegations", lambda key: {"confidence": key}),
@@ -201,21 +219,43 @@ def _tallied(filterset):
             "citations__source__organization__name": organizations[key].name,
             "citations__source__organization__is_party_affiliated": organizations[key].is_party_affiliated,
         }),
-        casualties=_tallied_casualties(by_section, columns),
+        casualties=_tallied_casualties(by_section, columns, want_side, want_party, unattributed),
     )
 
 
-def _tallied_casualties(by_section, columns):
-    found = {section: defaultdict(dict) for section in
-             ("casualties_side", "casualties_party", "casualties_unattributed", "casualties_all")}
-    for section, table in found.items():
-        for side, party, key, n in by_section[section]:
-            table[side or party][key] = n
-    result = {}
-    for index, column in enumerate(columns):
-        table = found[f"casualties_{column.kind}"]
-        result[index] = table.get(column.pk, {})
-    return result
+def _tallied_casualties(by_section, columns, side=None, party=None, unattributed=False):
+    """{column index: totals}, each the incidents with an allegation in the column that the filter matches."""
+    found = defaultdict(dict)
+    for section in ("casualties_side", "casualties_party", "casualties_pair", "casualties_unattributed",
+                    "casualties_all"):
+        for row_side, row_party, key, n in by_section[section]:
+            found[section, row_side, row_party][key] = n
+
+    def totals(kind, pk):
+        """The casualty row of the allegations in a column of this kind that the filter matches."""
+        if unattributed:
+            matched = side is None and party is None and kind in ("unattributed", "all")
+            return found["casualties_unattributed", None, None] if matched else {}
+        if side is None and party is None:
+            return {
+                "side": lambda: found["casualties_side", pk, None],
+                "party": lambda: found["casualties_party", None, pk],
+                "unattributed": lambda: found["casualties_unattributed", None, None],
+                "all": lambda: found["casualties_all", None, None],
+            }[kind]()
+        if kind == "unattributed":
+            return {}
+        want_side = pk if kind == "side" else side
+        want_party = pk if kind == "party" else party
+        if (kind == "side" and side not in (None, pk)) or (kind == "party" and party not in (None, pk)):
+            return {}
+        if want_side is not None and want_party is not None:
+            return found["casualties_pair", want_side, want_party]
+        if want_side is not None:
+            return found["casualties_side", want_side, None]
+        return found["casualties_party", None, want_party]
+
+    return {index: totals(column.kind, column.pk) for index, column in enumerate(columns)}
 
 
 def _grouped(matching, by, key, *more, count="pk"):

@@ -7,9 +7,11 @@ cited organization, and its casualty figures once per side, party,
 unattributed and in all) is computed from its own rows when a service writes
 it, stored beside it (IncidentTally), and added to the totals (BalanceTally)
 under the incident's status, visibility and conflict; the previous
-contribution is taken out first. A balance whose filter names only conflicts
-and statuses is then the sum of a few hundred rows. Any other filter is
-counted live, from the allegations that match it (`incidents.balance`).
+contribution is taken out first. A balance whose filter names only conflicts,
+statuses and at most one side, one party or the unattributed allegations is
+then the sum of a few hundred rows (casualties are also kept per side and
+party pair for that). Any other filter is counted live, from the allegations
+that match it (`incidents.balance`).
 
 Contributions count what the live queries count without an allegation filter,
 so both give the same numbers; `tests/test_balance_tally.py` holds them to it.
@@ -71,6 +73,9 @@ def contributions(incident_ids, apps=installed_apps):
             columns[incident_id].add(("casualties_side", side, 0))
         if party:
             columns[incident_id].add(("casualties_party", 0, party))
+        if side and party:
+            # For a balance of one side's (or one party's) allegations: each party's (side's) share of them.
+            columns[incident_id].add(("casualties_pair", side, party))
         if not side and not party:
             columns[incident_id].add(("casualties_unattributed", 0, 0))
     for incident_id, *figures in Incident.objects.filter(pk__in=incident_ids).order_by().values_list("pk", *CASUALTIES):

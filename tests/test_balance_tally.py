@@ -95,7 +95,9 @@ def test_a_balance_read_from_the_totals_equals_the_balance_counted_live(research
         charge(None, None, ["indiscriminate-attack"], [], "party_claim", ["West Ministry"]),
     ])
     user = researcher if staff else None
-    queries = [{}, {"conflict": "second-war"}]
+    queries = [{}, {"conflict": "second-war"}, {"party": "west-army"}, {"party": "east-army", "conflict": "second-war"},
+               {"side": "east"}, {"side": "west", "party": "west-army"}, {"side": "east", "party": "west-army"},
+               {"unattributed": "yes"}, {"unattributed": "yes", "party": "east-army"}]
     if staff:
         queries += [{"status": "draft"}, {"status": ["published", "draft"], "conflict": "second-war"}]
     for query in queries:
@@ -104,11 +106,12 @@ def test_a_balance_read_from_the_totals_equals_the_balance_counted_live(research
         assert cells(tallied) == cells(live), query
 
 
-def test_any_other_filter_is_counted_live(researcher):
+def test_any_other_filter_or_several_parties_or_sides_are_counted_live(researcher):
     from incidents.filters import filter_incidents
 
     build()
-    for query in ({"party": "west-army"}, {"date_from": "2020-11"}, {"q": "market"}, {"weapon_category": "small_arms"}):
+    for query in ({"party": ["west-army", "east-army"]}, {"date_from": "2020-11"}, {"q": "market"},
+                  {"weapon_category": "small_arms"}, {"side": "east", "confidence": "verified"}):
         filterset, _ = filter_incidents(request_for(query))
         assert balance._tallied(filterset) is None, query
 
