@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run.py                      # 10^4 and 10^5 incidents, SQLite and PostgreSQL
     .venv/bin/python bench/run.py --sizes 1000000      # 10^6 on request (takes long to build)
+    .venv/bin/python bench/run.py --sizes 10000 100000 1000000 --postgres-sizes 10000 100000
     .venv/bin/python bench/run.py --databases sqlite --sizes 10000
 
 Datasets are kept (var/bench/*.sqlite3, PostgreSQL databases bench_synth_N)
@@ -129,12 +130,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--databases", nargs="+", choices=["sqlite", "postgres"], default=["sqlite", "postgres"])
+    parser.add_argument("--postgres-sizes", type=int, nargs="+", help="PostgreSQL's sizes, when not --sizes")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--json", help="also write the raw results to this file")
     options = parser.parse_args()
     results = []
     for vendor in options.databases:
-        for size in options.sizes:
+        for size in (options.postgres_sizes or options.sizes) if vendor == "postgres" else options.sizes:
             url = ensure_dataset(vendor, size)
             print(f"measuring {vendor} at {size:,}", file=sys.stderr)
             results.append(measure(url, size, options.repeat))
