@@ -20,6 +20,7 @@ from .models import (
     Decision,
     Incident,
     IncidentRevision,
+    IncidentText,
     Review,
     Status,
 )
@@ -108,14 +109,18 @@ def _write_content(incident, fields, allegations):
     if not adding:
         incident.allegations.all().delete()
     _insert_allegations(incident, allegations)
-    search.reindex(incident, allegations, created=adding)
+    held = _held.get()
+    if adding and held is not None:
+        held["rows"][IncidentText].append(IncidentText(incident=incident, body=search.text_of(incident, allegations)))
+    else:
+        search.reindex(incident, allegations, created=adding)
     if not incident.is_working_copy:
         # The balance view's running totals follow every write of a record's content (incidents.tally).
         _recount(incident)
 
 
 # Inside `batched()` in this thread (or task): the record incidents written, to recount in the balance tally,
-# and the link and citation rows to insert, by model.
+# and the rows to insert (links, citations, search text), by model.
 _held = ContextVar("held", default=None)
 
 
@@ -135,7 +140,8 @@ def batched():
     """Write the rows many incidents share at the end of the block, once (the importer writes hundreds).
 
     The violation and weapon links and the citations of every allegation written
-    in the block are inserted together when it ends, then every record incident
+    in the block, and the search text of every incident it creates, are inserted
+    together when it ends, then every record incident
     written in it is recounted in the balance tally as it then is: the same rows
     and totals as write by write, in a fixed number of queries instead of a few
     per incident. Nothing in the block may read those rows back (the services
@@ -289,10 +295,13 @@ def submit(*, actor, incident, document=None):
     """Send the current revision for review, freezing it as a hashed snapshot.
 
     A caller that has just written the incident in this transaction may pass its
-    `document` (build_document of what it wrote), which spares reading it back.
+    `document` (build_document of what it wrote) with the incident it wrote, which
+    spares reading both back: the row is already locked by that write until the
+    transaction ends.
     """
     _require_researcher(actor)
-    incident = _locked(incident)
+    if document is None:
+        incident = _locked(incident)
     if not can_edit(actor, incident) or incident.status not in EDITABLE_IN_PLACE:
         if incident.status not in EDITABLE_IN_PLACE:
             raise TransitionRefused(f"A {incident.get_status_display().lower()} incident cannot be submitted.")
