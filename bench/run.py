@@ -85,8 +85,14 @@ def measure(url, size, repeat):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def verdict(value, target, higher_is_better=False, vendor="sqlite"):
-    """" ✗" when a figure misses its target; PostgreSQL's targets are twice as lenient."""
+PAGE_LIMIT_AT_A_MILLION_MS = 1000
+
+
+def verdict(value, target, higher_is_better=False, vendor="sqlite", size=100_000):
+    """" ✗" when a figure misses its target; PostgreSQL's targets are twice as lenient. The targets are set
+    for 10^5 incidents (and 10^4 for the export); at 10^6 the only one is that no page takes over 1 s."""
+    if size >= 1_000_000:
+        return " ✗" if not higher_is_better and value > PAGE_LIMIT_AT_A_MILLION_MS else ""
     if vendor != "sqlite":
         target = target / 2 if higher_is_better else target * 2
     ok = value >= target if higher_is_better else value <= target
@@ -106,21 +112,23 @@ def table(results):
         lst = r["list"]
         cells = [
             r["vendor"], f"{r['incidents']:,}",
-            *[f"{lst[k]['median_ms']} / {lst[k]['p95_ms']}{verdict(lst[k]['p95_ms'], TARGETS['list p95 ms'], vendor=r['vendor'])}"
+            *[f"{lst[k]['median_ms']} / {lst[k]['p95_ms']}{verdict(lst[k]['p95_ms'], TARGETS['list p95 ms'], vendor=r['vendor'], size=r['incidents'])}"
               for k in ("no filter", "one filter", "three filters")],
             " · ".join(f"{lst[k]['ratio_to_all_sql']}×" for k in ("no filter", "one filter", "three filters")),
             " · ".join(f"{lst[k]['ratio_to_rows']}×" for k in ("no filter", "one filter", "three filters")),
             f"{r['queries_by_page_size']['25']} / {r['queries_by_page_size']['100']}",
             f"{r['deep_page']['ratio']}",
-            f"{r['balance']['median_ms']} / {r['balance']['p95_ms']}{verdict(r['balance']['p95_ms'], TARGETS['balance p95 ms'], vendor=r['vendor'])}",
-            f"{r['export']['rows_per_s']:,}{verdict(r['export']['rows_per_s'], TARGETS['export rows/s'], True, r['vendor'])} "
+            f"{r['balance']['median_ms']} / {r['balance']['p95_ms']}{verdict(r['balance']['p95_ms'], TARGETS['balance p95 ms'], vendor=r['vendor'], size=r['incidents'])}",
+            f"{r['export']['rows_per_s']:,}{verdict(r['export']['rows_per_s'], TARGETS['export rows/s'], True, r['vendor'], r['incidents'])} "
             f"({r['export']['rows']:,}, {r['export']['peak_mb']})",
             f"{r['balance']['party_filter']['median_ms']} / {r['balance']['party_filter']['p95_ms']}"
-            f"{verdict(r['balance']['party_filter']['p95_ms'], TARGETS['balance p95 ms'], vendor=r['vendor'])}",
-            f"{r['balance']['live']['median_ms']} / {r['balance']['live']['p95_ms']} ({r['balance']['live']['query']})",
-            f"{r['import']['rows_per_s']:,}{verdict(r['import']['rows_per_s'], TARGETS['import rows/s'], True, r['vendor'])}",
+            f"{verdict(r['balance']['party_filter']['p95_ms'], TARGETS['balance p95 ms'], vendor=r['vendor'], size=r['incidents'])}",
+            f"{r['balance']['live']['median_ms']} / {r['balance']['live']['p95_ms']}"
+            f"{verdict(r['balance']['live']['p95_ms'], TARGETS['balance p95 ms'], vendor=r['vendor'], size=r['incidents'])}"
+            f" ({r['balance']['live']['query']})",
+            f"{r['import']['rows_per_s']:,}{verdict(r['import']['rows_per_s'], TARGETS['import rows/s'], True, r['vendor'], r['incidents'])}",
             f"{r['verify_audit']['entries_per_s']:,}"
-            f"{verdict(r['verify_audit']['entries_per_s'], TARGETS['verify entries/s'], True, r['vendor'])}",
+            f"{verdict(r['verify_audit']['entries_per_s'], TARGETS['verify entries/s'], True, r['vendor'], r['incidents'])}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
