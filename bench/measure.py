@@ -118,13 +118,16 @@ def measure_deep_page(repeat):
             "ratio": round(deep["median_ms"] / max(first["median_ms"], 0.01), 2)}
 
 
-def measure_balance(repeat, live_query):
-    """The balance of the whole archive and of one party's allegations (both read from the running totals),
-    and of the incidents in a date range (a filter the totals do not answer: counted from the allegations)."""
+def measure_balance(repeat, date_query):
+    """The balance of the whole archive, of one party's allegations and of a range of whole months (all read
+    from the running totals), and of one weapon category (a filter the totals do not answer: counted live)."""
     client = Client()
     party = Party.objects.filter(slug__startswith="syn-").order_by("pk").first()
+    weapon = WeaponType.objects.filter(slug__startswith="syn-").order_by("pk").first()
+    live_query = f"weapon_category={weapon.category}"
     return {**timed(lambda: get(client, "/balance/"), repeat),
             "party_filter": timed(lambda: get(client, f"/balance/?party={party.slug}"), repeat),
+            "dates": {**timed(lambda: get(client, f"/balance/?{date_query}"), repeat), "query": date_query},
             "live": {**timed(lambda: get(client, f"/balance/?{live_query}"), max(3, repeat // 3)), "query": live_query}}
 
 

@@ -129,9 +129,9 @@ class Counts:
 def compute(filterset, query=None, *, live=False):
     """The Balance of the filterset's current filter; `query` is the request's query string (a QueryDict).
 
-    Read from the running totals (`incidents.tally`) when the filter names only conflicts, statuses and at
-    most one side, one party or the unattributed allegations; otherwise counted from the matching
-    allegations. `live=True` always counts (the tests compare both).
+    Read from the running totals (`incidents.tally`) when the filter names only conflicts, statuses, whole
+    months of dates, and at most one side, one party or the unattributed allegations; otherwise counted
+    from the matching allegations. `live=True` always counts (the tests compare both).
     """
     links = Links(query if query is not None else QueryDict())
     counts = (None if live else _tallied(filterset)) or _counted(filterset)
@@ -180,14 +180,14 @@ def _counted(filterset):
     )
 
 
-TALLIED_FILTERS = {"conflict", "status", "sort"}
+TALLIED_FILTERS = {"conflict", "status", "sort", "date_from", "date_to"}
 # Allegation filters the totals answer too, each with one value: the totals are kept by side and party.
 NARROWING_FILTERS = {"side", "party", "unattributed"}
 
 
 def _tallied(filterset):
-    """The same Counts read from the running totals, when the filter names nothing but conflicts, statuses and
-    at most one side, one party or the unattributed allegations."""
+    """The same Counts read from the running totals, when the filter names nothing but conflicts, statuses,
+    whole months of dates, and at most one side, one party or the unattributed allegations."""
     data = filterset.cleaned()
     if not filterset.data_valid:
         return None
@@ -196,6 +196,9 @@ def _tallied(filterset):
             continue
         if name not in NARROWING_FILTERS or (name != "unattributed" and len(value) != 1):
             return None
+    months = _whole_months(data.get("date_from"), data.get("date_to"))
+    if months is False:
+        return None
     want_side = data["side"][0].pk if data.get("side") else None
     want_party = data["party"][0].pk if data.get("party") else None
     unattributed = data.get("unattributed") == "yes"
@@ -210,7 +213,7 @@ def _tallied(filterset):
     else:
         statuses, visibilities = [Status.PUBLISHED], [Visibility.PUBLIC]
     conflicts = [conflict.pk for conflict in data["conflict"]] if data.get("conflict") else None
-    totals = tally.totals(statuses, visibilities, conflicts)
+    totals = tally.totals(statuses, visibilities, conflicts, months)
     by_section = defaultdict(list)
     for (section, side, party, key), n in totals.items():
         by_section[section].append((side or None, party or None, key, n))
@@ -240,6 +243,24 @@ def _tallied(filterset):
         }),
         casualties=_tallied_casualties(by_section, columns, want_side, want_party, unattributed),
     )
+
+
+def _whole_months(date_from, date_to):
+    """(first, last) month of the date filter as YYYYMM (either None), None without one, or False when it does
+    not cover whole months (a range from the 15th is counted live)."""
+    if not date_from and not date_to:
+        return None
+    first = last = None
+    if date_from:
+        if date_from[0].day != 1:
+            return False
+        first = tally.month(date_from[0])
+    if date_to:
+        end = date_to[1]
+        if end.day != calendar.monthrange(end.year, end.month)[1]:
+            return False
+        last = tally.month(end)
+    return first, last
 
 
 def _tallied_casualties(by_section, columns, side=None, party=None, unattributed=False):

@@ -491,6 +491,35 @@ class BalanceTally(models.Model):
         return f"{self.status}/{self.visibility}/{self.conflict_id} {self.section} {self.side_id}/{self.party_id} {self.key}: {self.n}"
 
 
+class BalanceTallyByMonth(models.Model):
+    """The same running totals also kept by the months an incident's span starts and ends in (YYYYMM, 0 for an
+    undated incident), so that a balance of whole months is a sum over the keys whose span overlaps them."""
+
+    status = models.CharField(max_length=20)
+    visibility = models.CharField(max_length=20)
+    conflict_id = models.PositiveIntegerField()
+    section = models.CharField(max_length=30)
+    side_id = models.PositiveIntegerField()
+    party_id = models.PositiveIntegerField()
+    key = models.CharField(max_length=40)
+    first_month = models.PositiveIntegerField()
+    last_month = models.PositiveIntegerField()
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status", "visibility", "conflict_id", "section", "side_id", "party_id", "key",
+                        "first_month", "last_month"],
+                name="balance_tally_by_month_one_row_per_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "visibility", "first_month"], name="balance_tally_by_month_start")]
+
+    def __str__(self):
+        return f"{self.first_month}-{self.last_month} {self.section} {self.side_id}/{self.party_id} {self.key}: {self.n}"
+
+
 class IncidentTally(models.Model):
     """What one record incident adds to the balance tally now, so that a later write can take it back out."""
 
@@ -498,6 +527,8 @@ class IncidentTally(models.Model):
     status = models.CharField(max_length=20)
     visibility = models.CharField(max_length=20)
     conflict_id = models.PositiveIntegerField()
+    first_month = models.PositiveIntegerField(default=0)
+    last_month = models.PositiveIntegerField(default=0)
     counts = models.JSONField(help_text="[section, side id, party id, key, n] for each count the incident adds.")
 
     def __str__(self):

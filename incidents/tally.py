@@ -10,8 +10,11 @@ under the incident's status, visibility and conflict; the previous
 contribution is taken out first. A balance whose filter names only conflicts,
 statuses and at most one side, one party or the unattributed allegations is
 then the sum of a few hundred rows (casualties are also kept per side and
-party pair for that). Any other filter is counted live, from the allegations
-that match it (`incidents.balance`).
+party pair for that). The same totals are kept by the months the incident's
+span starts and ends in (BalanceTallyByMonth), so a filter of whole months is
+exact too: a span overlaps months F..T when it starts by T and ends from F.
+Any other filter (a day within a month, places, weapons, words...) is counted
+live, from the allegations that match it (`incidents.balance`).
 
 Contributions count what the live queries count without an allegation filter,
 so both give the same numbers; `tests/test_balance_tally.py` holds them to it.
@@ -33,7 +36,7 @@ CHUNK = 2000
 def _models(apps):
     get = apps.get_model
     return (get("incidents", "Incident"), get("incidents", "Allegation"), get("sources", "Citation"),
-            get("incidents", "BalanceTally"), get("incidents", "IncidentTally"))
+            (get("incidents", "BalanceTally"), get("incidents", "BalanceTallyByMonth")), get("incidents", "IncidentTally"))
 
 
 def _id(value):
@@ -89,29 +92,63 @@ def contributions(incident_ids, apps=installed_apps):
     return result
 
 
+def month(day):
+    """A date's month as a number, YYYYMM; 0 for no date."""
+    return day.year * 100 + day.month if day else 0
+
+
+def months_of(date_start, date_end, precision):
+    """(first month, last month) of the incident's span as the date filters read it (filters.overlapping()):
+    to its end date, or else to the end of the month or year its precision names, or its start day."""
+    if date_start is None:
+        return 0, 0
+    if date_end is not None:
+        return month(date_start), month(date_end)
+    if precision == "year":
+        return month(date_start), date_start.year * 100 + 12
+    return month(date_start), month(date_start)
+
+
 def _record_keys(incident_ids, Incident):
-    """{id: (status, visibility, conflict id)} of the record incidents among these (working copies count for nothing)."""
-    rows = Incident.objects.filter(pk__in=incident_ids, draft_of__isnull=True).order_by()
-    return {pk: (status, visibility, _id(conflict)) for pk, status, visibility, conflict in
-            rows.values_list("pk", "status", "visibility", "conflict_id")}
+    """{id: (status, visibility, conflict id, first month, last month)} of the record incidents among these
+    (working copies count for nothing)."""
+    rows = Incident.objects.filter(pk__in=incident_ids, draft_of__isnull=True).order_by().values_list(
+        "pk", "status", "visibility", "conflict_id", "date_start", "date_end", "date_precision")
+    return {pk: (status, visibility, _id(conflict), *months_of(start, end, precision))
+            for pk, status, visibility, conflict, start, end, precision in rows}
 
 
-def _add(deltas, BalanceTally):
-    """Move the totals by `deltas` in one statement: insert a key's row, or add to the row already there."""
-    rows = [(*key, n) for key, n in sorted(deltas.items()) if n]
-    if not rows:
-        return
-    table = connection.ops.quote_name(BalanceTally._meta.db_table)
-    columns = "status, visibility, conflict_id, section, side_id, party_id, key, n"
+KEY = "status, visibility, conflict_id, section, side_id, party_id, key"
+
+
+def _add(deltas, tables):
+    """Move the totals by `deltas` (keyed with the months): insert a key's row, or add to the row there."""
+    overall, by_month = tables
+    plain = Counter()
+    for (status, visibility, conflict, _first, _last, *rest), n in deltas.items():
+        plain[(status, visibility, conflict, *rest)] += n
+    _upsert(overall, KEY, plain)
+    _upsert(by_month, KEY + ", first_month, last_month",
+            {(s, v, c, *rest, first, last): n for (s, v, c, first, last, *rest), n in deltas.items()})
+
+
+def _upsert(model, key, deltas):
+    """One statement per 500 keys: insert each key's row, or add to the row already there."""
+    rows = [(*key_values, n) for key_values, n in sorted(deltas.items()) if n]
+    table = connection.ops.quote_name(model._meta.db_table)
+    width = key.count(",") + 2
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 500):
             batch = rows[start:start + 500]
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join(['(%s, %s, %s, %s, %s, %s, %s, %s)'] * len(batch))} "
-                f"ON CONFLICT (status, visibility, conflict_id, section, side_id, party_id, key) "
-                f"DO UPDATE SET n = {table}.n + excluded.n",
+                f"INSERT INTO {table} ({key}, n) VALUES {', '.join(['(' + ', '.join(['%s'] * width) + ')'] * len(batch))} "
+                f"ON CONFLICT ({key}) DO UPDATE SET n = {table}.n + excluded.n",
                 [value for row in batch for value in row],
             )
+
+
+def _stored(tally):
+    return (tally.status, tally.visibility, tally.conflict_id, tally.first_month, tally.last_month)
 
 
 def refresh(incident_ids, apps=installed_apps):
@@ -121,23 +158,24 @@ def refresh(incident_ids, apps=installed_apps):
     deltas = Counter()
     for tally in IncidentTally.objects.filter(incident_id__in=incident_ids):
         for section, side, party, key, n in tally.counts:
-            deltas[(tally.status, tally.visibility, tally.conflict_id, section, side, party, key)] -= n
+            deltas[(*_stored(tally), section, side, party, key)] -= n
     IncidentTally.objects.filter(incident_id__in=incident_ids).delete()
     add_new(incident_ids, apps, deltas)
 
 
 def add_new(incident_ids, apps=installed_apps, deltas=None):
     """Add the contributions of incidents that have none stored (a bulk load's new rows), with `deltas` if given."""
-    Incident, _, _, BalanceTally, IncidentTally = _models(apps)
+    Incident, _, _, tables, IncidentTally = _models(apps)
     deltas = Counter() if deltas is None else deltas
     keys = _record_keys(incident_ids, Incident)
     now = contributions(list(keys), apps)
     for pk, counts in now.items():
         for (section, side, party, key), n in counts.items():
             deltas[(*keys[pk], section, side, party, key)] += n
-    _add(deltas, BalanceTally)
+    _add(deltas, tables)
     IncidentTally.objects.bulk_create(
         [IncidentTally(incident_id=pk, status=keys[pk][0], visibility=keys[pk][1], conflict_id=keys[pk][2],
+                       first_month=keys[pk][3], last_month=keys[pk][4],
                        counts=[[*key, n] for key, n in sorted(counts.items())])
          for pk, counts in now.items()],
         batch_size=500,
@@ -146,16 +184,16 @@ def add_new(incident_ids, apps=installed_apps, deltas=None):
 
 def moved(incident):
     """The incident's status changed and its content did not: move its stored contribution to the new status."""
-    _, _, _, BalanceTally, IncidentTally = _models(installed_apps)
+    _, _, _, tables, IncidentTally = _models(installed_apps)
     stored = IncidentTally.objects.filter(incident_id=incident.pk).first()
     if stored is None:
         return refresh([incident.pk])
-    after = (incident.status, incident.visibility, _id(incident.conflict_id))
+    after = (incident.status, incident.visibility, _id(incident.conflict_id), stored.first_month, stored.last_month)
     deltas = Counter()
     for section, side, party, key, n in stored.counts:
-        deltas[(stored.status, stored.visibility, stored.conflict_id, section, side, party, key)] -= n
+        deltas[(*_stored(stored), section, side, party, key)] -= n
         deltas[(*after, section, side, party, key)] += n
-    _add(deltas, BalanceTally)
+    _add(deltas, tables)
     IncidentTally.objects.filter(incident_id=incident.pk).update(
         status=after[0], visibility=after[1], conflict_id=after[2]
     )
@@ -179,8 +217,9 @@ def source_reattributed(sender, source, **kwargs):
 @transaction.atomic
 def rebuild(apps=installed_apps, progress=None):
     """Recount every record incident from scratch (after a bulk load, or a weapon type changing category)."""
-    Incident, _, _, BalanceTally, IncidentTally = _models(apps)
-    BalanceTally.objects.all().delete()
+    Incident, _, _, tables, IncidentTally = _models(apps)
+    for table in tables:
+        table.objects.all().delete()
     IncidentTally.objects.all().delete()
     ids = list(Incident.objects.filter(draft_of__isnull=True).order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(ids), CHUNK):
@@ -190,14 +229,23 @@ def rebuild(apps=installed_apps, progress=None):
     return len(ids)
 
 
-def totals(statuses, visibilities, conflict_ids=None):
-    """{(section, side id, party id, key): n} summed over the given statuses, visibilities and conflicts."""
+def totals(statuses, visibilities, conflict_ids=None, months=None):
+    """{(section, side id, party id, key): n} summed over the given statuses, visibilities and conflicts, and
+    with `months` (first, last as YYYYMM, either None), over the incidents whose span overlaps those months."""
     from django.db.models import Sum
 
-    from .models import BalanceTally
+    from .models import BalanceTally, BalanceTallyByMonth
 
-    rows = BalanceTally.objects.filter(status__in=statuses, visibility__in=visibilities)
+    rows = (BalanceTally if months is None else BalanceTallyByMonth).objects.filter(
+        status__in=statuses, visibility__in=visibilities)
     if conflict_ids is not None:
         rows = rows.filter(conflict_id__in=conflict_ids)
+    if months is not None:
+        first, last = months
+        rows = rows.filter(first_month__gt=0)  # an undated incident matches no date filter
+        if last is not None:
+            rows = rows.filter(first_month__lte=last)
+        if first is not None:
+            rows = rows.filter(last_month__gte=first)
     grouped = rows.order_by().values_list("section", "side_id", "party_id", "key").annotate(total=Sum("n"))
     return {(section, side, party, key): n for section, side, party, key, n in grouped if n}

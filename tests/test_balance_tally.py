@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from incidents import balance, services, tally
 from incidents.documents import data_from_incident, document_of, sha256_of
-from incidents.models import BalanceTally, Conflict, Incident, IncidentTally
+from incidents.models import BalanceTally, BalanceTallyByMonth, Conflict, Incident, IncidentTally
 from tests import factories
 from tests.test_balance import FAST_HASHERS, build, charge, request_for
 
@@ -20,8 +20,9 @@ def fast_hashing(settings):
 
 
 def stored():
-    return sorted(BalanceTally.objects.exclude(n=0).values_list(
-        "status", "visibility", "conflict_id", "section", "side_id", "party_id", "key", "n"))
+    fields = ["status", "visibility", "conflict_id", "section", "side_id", "party_id", "key", "n"]
+    return (sorted(BalanceTally.objects.exclude(n=0).values_list(*fields))
+            + sorted(BalanceTallyByMonth.objects.exclude(n=0).values_list(*fields, "first_month", "last_month")))
 
 
 def recounted():
@@ -94,8 +95,22 @@ def test_a_balance_read_from_the_totals_equals_the_balance_counted_live(research
                ["Watch", "East TV"]),  # two weapons of one category: counted once under it
         charge(None, None, ["indiscriminate-attack"], [], "party_claim", ["West Ministry"]),
     ])
+    def dated(code, start, end, precision, allegation):
+        factories.published_incident(author=researcher, reference_code=code, date_start=start, date_end=end,
+                                     date_precision=precision, civilians_killed_min=1, civilians_killed_max=2,
+                                     allegations=[allegation])
+
+    dated("M1", datetime.date(2020, 9, 1), None, "month",
+          charge("West army", "West", ["unlawful-killing"], ["Rifle"], "verified", ["Watch"]))
+    dated("S1", datetime.date(2020, 9, 20), datetime.date(2020, 11, 2), "approximate",
+          charge("East army", "East", ["indiscriminate-attack"], ["Grad"], "corroborated", ["East TV"]))
+    dated("Y1", datetime.date(2019, 1, 1), None, "year",
+          charge("East police", "East", ["unlawful-killing"], [], "single_source", ["Watch"]))
+    dated("U1", None, None, "unknown", charge(None, None, ["unlawful-killing"], [], "contested", ["Watch"]))
     user = researcher if staff else None
-    queries = [{}, {"conflict": "second-war"}, {"party": "west-army"}, {"party": "east-army", "conflict": "second-war"},
+    queries = [{}, {"conflict": "second-war"}, {"date_from": "2020-11"}, {"date_to": "2020-09"},
+               {"date_from": "2019-12", "date_to": "2020-10"}, {"date_from": "2020-10-01", "date_to": "2020-10-31"},
+               {"date_from": "2019", "date_to": "2019"}, {"date_from": "2020-10", "party": "east-army"}, {"party": "west-army"}, {"party": "east-army", "conflict": "second-war"},
                {"side": "east"}, {"side": "west", "party": "west-army"}, {"side": "east", "party": "west-army"},
                {"unattributed": "yes"}, {"unattributed": "yes", "party": "east-army"}]
     if staff:
@@ -110,7 +125,8 @@ def test_any_other_filter_or_several_parties_or_sides_are_counted_live(researche
     from incidents.filters import filter_incidents
 
     build()
-    for query in ({"party": ["west-army", "east-army"]}, {"date_from": "2020-11"}, {"q": "market"},
+    for query in ({"party": ["west-army", "east-army"]}, {"date_from": "2020-11-02"}, {"date_to": "2020-11-29"},
+                  {"q": "market"},
                   {"weapon_category": "small_arms"}, {"side": "east", "confidence": "verified"}):
         filterset, _ = filter_incidents(request_for(query))
         assert balance._tallied(filterset) is None, query
@@ -120,6 +136,7 @@ def test_rebuild_tally_recounts_what_a_bulk_change_left_behind(researcher):
     build()
     expected = stored()
     BalanceTally.objects.all().delete()
+    BalanceTallyByMonth.objects.all().delete()
     IncidentTally.objects.all().delete()
 
     call_command("rebuild_tally", verbosity=0)

@@ -4,13 +4,6 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-def count_the_archive(apps, schema_editor):
-    """Start the running totals from the incidents already stored."""
-    from incidents import tally
-
-    tally.rebuild(apps)
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -46,5 +39,4 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('status', 'visibility', 'conflict_id', 'section', 'side_id', 'party_id', 'key'), name='balance_tally_one_row_per_key')],
             },
         ),
-        migrations.RunPython(count_the_archive, migrations.RunPython.noop),
     ]

@@ -27,5 +27,5 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("incidents", "0012_tally_pairs")]
+    dependencies = [("incidents", "0011_list_index_with_id")]
     operations = [migrations.RunPython(create, drop)]
