@@ -514,7 +514,14 @@ class BalanceTallyByMonth(models.Model):
                 name="balance_tally_by_month_one_row_per_key",
             ),
         ]
-        indexes = [models.Index(fields=["status", "visibility", "first_month"], name="balance_tally_by_month_start")]
+        # Covering indexes, so that a range of months is summed from an index alone: from its last month up
+        # (a range "from F"), or from its first month (a range "to T").
+        indexes = [
+            models.Index(fields=["status", "visibility", "last_month", "first_month", "conflict_id", "section",
+                                 "side_id", "party_id", "key", "n"], name="balance_tally_month_ends"),
+            models.Index(fields=["status", "visibility", "first_month", "last_month", "conflict_id", "section",
+                                 "side_id", "party_id", "key", "n"], name="balance_tally_month_starts"),
+        ]
 
     def __str__(self):
         return f"{self.first_month}-{self.last_month} {self.section} {self.side_id}/{self.party_id} {self.key}: {self.n}"

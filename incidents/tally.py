@@ -242,10 +242,10 @@ def totals(statuses, visibilities, conflict_ids=None, months=None):
         rows = rows.filter(conflict_id__in=conflict_ids)
     if months is not None:
         first, last = months
-        rows = rows.filter(first_month__gt=0)  # an undated incident matches no date filter
-        if last is not None:
-            rows = rows.filter(first_month__lte=last)
+        # An undated incident (months 0) matches no date filter: a range "from F" leaves it out by itself.
         if first is not None:
             rows = rows.filter(last_month__gte=first)
+        if last is not None:
+            rows = rows.filter(first_month__lte=last) if first is not None else rows.filter(first_month__range=(1, last))
     grouped = rows.order_by().values_list("section", "side_id", "party_id", "key").annotate(total=Sum("n"))
     return {(section, side, party, key): n for section, side, party, key, n in grouped if n}
