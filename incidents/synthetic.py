@@ -167,7 +167,7 @@ class Generator:
         return Incident.objects.bulk_create(incidents)
 
     def allegations(self, incidents):
-        rng, allegations, links = self.rng, [], []
+        rng, allegations = self.rng, []
         for incident in incidents:
             for position in range(rng.choices([1, 2, 3, 4], [50, 30, 15, 5])[0]):
                 roll, party = rng.random(), zipf_choice(rng, self.parties, s=0.8)

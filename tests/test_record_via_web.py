@@ -2,7 +2,6 @@
 from collections import defaultdict
 from html.parser import HTMLParser
 
-import pytest
 from django.test import Client
 from django.urls import reverse
 
