@@ -1,13 +1,16 @@
 """The balance view's numbers: every side and every party under one rubric, side by side.
 
 Everything is counted for the current filter (`incidents.filters`), over the
-allegations that match it. A fixed number of GROUP BY queries computes the
-whole page whatever the size of the archive: one for the columns, one each for
-violation types, weapon categories, confidence grades and cited organizations
-(each grouped by side and party), and one each for the casualty sums of sides,
-parties, unattributed allegations and all incidents (over one allegation per
-incident and column, so that an incident is counted once per column however
-many allegations it has).
+allegations that match it. Where the filter names only conflicts, statuses,
+whole months of dates and at most one side, one party or the unattributed
+allegations, the counts are read from running totals (`incidents.tally`).
+Otherwise one query counts them: the matching allegations are found once (a
+materialized WITH), and each section (confidence grades, violation types,
+weapon categories, cited organizations, and the casualty sums of sides,
+parties and unattributed allegations over one row per incident and column, so
+that an incident is counted once per column however many allegations it has)
+joins its rows to them. One more query sums the casualties of all the matching
+incidents.
 
 Every number carries the address of the incident list that shows what it
 counts: the current query string with the cell's own filter set (replacing any
@@ -19,6 +22,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from django.db import connection
 from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
@@ -26,12 +30,12 @@ from django.utils.html import format_html, format_html_join
 from django.urls import reverse
 
 from archive import roles
-from sources.models import Organization
+from sources.models import Citation, Organization, Source
 
 from . import tally
-from .filters import _given, overlapping, within
+from .filters import _given, _organization_kind_condition, overlapping, within
 from .models import (
-    Allegation, Confidence, Incident, Party, Side, Status, ViolationType, Visibility, WeaponCategory,
+    Allegation, Confidence, Incident, Party, Side, Status, ViolationType, Visibility, WeaponCategory, WeaponType,
 )
 
 CASUALTIES = ["civilians_killed_min", "civilians_killed_max", "civilians_injured_min", "civilians_injured_max"]
@@ -90,6 +94,14 @@ class Section:
 class Balance:
     columns: list
     sections: list
+
+    @property
+    def counts(self):
+        """The filter's result counts, as `IncidentFilter.counts()` gives them: the incidents and allegations in
+        the "All allegations" column."""
+        sections = {section.slug: section for section in self.sections}
+        return {"incidents": sections["casualties"].rows[0].cells[-1].value,
+                "allegations": sections["allegations"].rows[0].cells[-1].value}
 
 
 class Links:
@@ -161,23 +173,125 @@ def compute(filterset, query=None, *, live=False):
 
 
 def _counted(filterset):
-    """Count the allegations that match the filter: a fixed number of GROUP BY queries."""
-    matching = filterset.allegations()
-    columns = _columns(filterset)
-    by = ["perpetrator_side", "perpetrator"]
-    # No further .filter() on these relations here: a second filter() would join them again, and the
-    # grouping must reuse the joins of the filter's own condition (see IncidentFilter.allegations()).
-    return Counts(
-        columns=columns,
-        confidence=list(matching.order_by().values(*by, "confidence").annotate(n=Count("pk", distinct=True))),
-        violations=_grouped(matching, by, "violation_types__slug", "violation_types__name"),
-        weapons=_grouped(matching, by, "weapons__category"),
-        organizations=_grouped(
-            matching, by, "citations__source__organization__slug", "citations__source__organization__name",
-            "citations__source__organization__is_party_affiliated", count="citations",
-        ),
-        casualties=_casualties(matching, filterset.qs, columns),
-    )
+    """Count the allegations that match the filter, in one query (and one more for all the incidents)."""
+    totals = live_totals(filterset)
+    if filterset.has_allegation_filter():
+        columns = _columns(filterset)
+    else:
+        # Every allegation of the incidents matches: the columns are the sides and parties counted.
+        columns = _columns_of({(side or None, party or None) for section, side, party, _ in totals if section == "allegations"})
+        # All the matching incidents, those without allegations too.
+        everything = filterset.qs.order_by().aggregate(**_casualty_aggregates())
+        for key, n in everything.items():
+            totals[("casualties_all", 0, 0, key)] = n or 0
+    return _from_totals(totals, columns)
+
+
+def live_totals(filterset):
+    """{(section, side id, party id, key): n}, the shape of `tally.totals()`, counted from the allegations that
+    match the filter (with an allegation filter, the casualties of all the incidents that have one too).
+
+    The matching allegations are found once (a materialized WITH), then each section joins its rows to them
+    with the primary-key indexes. Where the filter names violation types, weapons or organizations, a
+    section counts only the rows the filter selected (a filter of one weapon category shows that category,
+    not the other weapons of the same allegations), as the list does: a cell's link replaces that parameter.
+    """
+    data = filterset.cleaned()
+    matching = filterset.allegations().order_by().values_list(
+        "pk", "incident_id", "perpetrator_side_id", "perpetrator_id", "confidence").distinct()
+    matching_sql, params = matching.query.sql_with_params()
+    params = list(params)
+    quote = connection.ops.quote_name
+    table = {
+        "violations": Allegation.violation_types.through._meta.db_table,
+        "weapons": Allegation.weapons.through._meta.db_table,
+        "weapon": WeaponType._meta.db_table,
+        "citation": Citation._meta.db_table,
+        "source": Source._meta.db_table,
+        "incident": Incident._meta.db_table,
+    }
+    table = {name: quote(value) for name, value in table.items()}
+
+    def restricted(column, queryset):
+        """A condition that `column` is one of the rows `queryset` selects (in SQL, with its params)."""
+        sql, more = queryset.order_by().values("pk").query.sql_with_params()
+        params.extend(more)
+        return f" AND {column} IN ({sql})"
+
+    violation_condition = weapon_condition = organization_condition = ""
+    if data.get("violation"):
+        violation_condition = restricted("t.violationtype_id", ViolationType.objects.filter(pk__in=[entry.pk for entry in data["violation"]]))
+    weapon_filter = Q()
+    if data.get("weapon"):
+        weapon_filter &= Q(pk__in=[entry.pk for entry in data["weapon"]])
+    if data.get("weapon_category"):
+        weapon_filter &= Q(category__in=data["weapon_category"])
+    if data.get("cluster") == "yes":
+        weapon_filter &= Q(is_cluster_munition="yes")
+    if weapon_filter:
+        weapon_condition = restricted("t.weapontype_id", WeaponType.objects.filter(weapon_filter))
+    organization_filter = Q()
+    if data.get("organization"):
+        organization_filter &= Q(pk__in=[entry.pk for entry in data["organization"]])
+    if data.get("organization_kind"):
+        organization_filter &= _organization_kind_condition(data["organization_kind"], prefix="")
+    if organization_filter:
+        organization_condition = restricted("s.organization_id", Organization.objects.filter(organization_filter))
+    none = "CAST(NULL AS BIGINT)"
+    counts = ", ".join([none] * 8)
+    figures = ", ".join(
+        [f"SUM(i.{name})" for name in CASUALTIES] + [f"COUNT(i.{name})" for name in CASUALTIES])
+    pair = "COALESCE(m.side, 0), COALESCE(m.party, 0)"
+
+    def casualties(section, column, which):
+        """Each incident once per side (party), over one row per incident and side (party): figures summed."""
+        side, party = ("d.side", "0") if column == "side" else ("0", "d.party") if column == "party" else ("0", "0")
+        kept, grouped = (f", {column}", f" GROUP BY d.{column}") if column else ("", "")
+        return (
+            f"SELECT '{section}', {side}, {party}, '', COUNT(*), {figures} FROM "
+            f"(SELECT DISTINCT incident_id{kept} FROM m WHERE {which}) d "
+            f"JOIN {table['incident']} i ON i.id = d.incident_id{grouped}"
+        )
+
+    sql = f"""
+        WITH m (id, incident_id, side, party, confidence) AS MATERIALIZED ({matching_sql})
+        SELECT 'allegations', {pair}, m.confidence, COUNT(*), {counts} FROM m GROUP BY m.side, m.party, m.confidence
+        UNION ALL
+        SELECT 'violation', {pair}, CAST(t.violationtype_id AS TEXT), COUNT(*), {counts}
+        FROM m JOIN {table['violations']} t ON t.allegation_id = m.id{violation_condition}
+        GROUP BY m.side, m.party, t.violationtype_id
+        UNION ALL
+        SELECT 'weapon', {pair}, w.category, COUNT(DISTINCT m.id), {counts}
+        FROM m JOIN {table['weapons']} t ON t.allegation_id = m.id{weapon_condition}
+        JOIN {table['weapon']} w ON w.id = t.weapontype_id
+        GROUP BY m.side, m.party, w.category
+        UNION ALL
+        SELECT 'organization', {pair}, CAST(s.organization_id AS TEXT), COUNT(*), {counts}
+        FROM m JOIN {table['citation']} c ON c.allegation_id = m.id
+        JOIN {table['source']} s ON s.id = c.source_id{organization_condition}
+        GROUP BY m.side, m.party, s.organization_id
+        UNION ALL
+        {casualties("casualties_side", "side", "side IS NOT NULL")}
+        UNION ALL
+        {casualties("casualties_party", "party", "party IS NOT NULL")}
+        UNION ALL
+        {casualties("casualties_unattributed", "", "side IS NULL AND party IS NULL")}
+        {"UNION ALL " + casualties("casualties_all", "", "1 = 1") if filterset.has_allegation_filter() else ""}
+    """
+    totals = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for section, side, party, key, n, *more in cursor.fetchall():
+            if not section.startswith("casualties"):
+                totals[(section, side, party, key)] = n
+                continue
+            if not n:
+                continue
+            totals[(section, side, party, "incidents")] = n
+            for name, total, known in zip(CASUALTIES, more[:4], more[4:]):
+                totals[(section, side, party, f"total_{name}")] = total or 0
+                totals[(section, side, party, f"known_{name}")] = known
+    return totals
 
 
 TALLIED_FILTERS = {"conflict", "status", "sort", "date_from", "date_to"}
@@ -189,36 +303,54 @@ def _tallied(filterset):
     """The same Counts read from the running totals, when the filter names nothing but conflicts, statuses,
     whole months of dates, and at most one side, one party or the unattributed allegations."""
     data = filterset.cleaned()
-    if not filterset.data_valid:
-        return None
-    for name, value in data.items():
-        if not _given(value) or name in TALLIED_FILTERS:
-            continue
-        if name not in NARROWING_FILTERS or (name != "unattributed" and len(value) != 1):
+    for name in filterset.ALLEGATION_FIELDS:
+        value = data.get(name)
+        if _given(value) and (name not in NARROWING_FILTERS or (name != "unattributed" and len(value) != 1)):
             return None
-    months = _whole_months(data.get("date_from"), data.get("date_to"))
-    if months is False:
+    scope = _tally_scope(filterset)
+    if scope is None:
         return None
     want_side = data["side"][0].pk if data.get("side") else None
     want_party = data["party"][0].pk if data.get("party") else None
     unattributed = data.get("unattributed") == "yes"
+    totals = tally.totals(*scope)
+    # The columns are every side and party in the incidents, as counted live from the incident filters alone.
+    columns = _columns_of({(side or None, party or None) for section, side, party, _ in totals if section == "allegations"})
+    return _from_totals(totals, columns, want_side, want_party, unattributed)
 
-    def matches(side, party):
-        return ((want_side is None or side == want_side) and (want_party is None or party == want_party)
-                and (not unattributed or (side is None and party is None)))
 
+def _tally_scope(filterset):
+    """The arguments of `tally.totals()` for the incidents the filter's incident filters leave, when the totals
+    answer those filters (conflicts, statuses, whole months of dates); else None. Allegation filters are not
+    looked at."""
+    if not filterset.data_valid:
+        return None
+    data = filterset.cleaned()
+    for name, value in data.items():
+        if _given(value) and name not in TALLIED_FILTERS and name not in filterset.ALLEGATION_FIELDS:
+            return None
+    months = _whole_months(data.get("date_from"), data.get("date_to"))
+    if months is False:
+        return None
     if roles.sees_restricted(filterset.user):
         statuses = data.get("status") or Status.values
         visibilities = Visibility.values
     else:
         statuses, visibilities = [Status.PUBLISHED], [Visibility.PUBLIC]
     conflicts = [conflict.pk for conflict in data["conflict"]] if data.get("conflict") else None
-    totals = tally.totals(statuses, visibilities, conflicts, months)
+    return statuses, visibilities, conflicts, months
+
+
+def _from_totals(totals, columns, want_side=None, want_party=None, unattributed=False):
+    """Counts from totals keyed (section, side id, party id, key), ids 0 for none: of the allegations of one side,
+    one party or the unattributed ones when given (the tally keeps every side and party apart)."""
     by_section = defaultdict(list)
     for (section, side, party, key), n in totals.items():
         by_section[section].append((side or None, party or None, key, n))
-    # The columns are every side and party in the incidents, as counted live from the incident filters alone.
-    columns = _columns_of({(side, party) for side, party, _, _ in by_section["allegations"]})
+
+    def matches(side, party):
+        return ((want_side is None or side == want_side) and (want_party is None or party == want_party)
+                and (not unattributed or (side is None and party is None)))
 
     def rows(section, fields):
         return [{"perpetrator_side": side, "perpetrator": party, **fields(key), "n": n}
@@ -298,13 +430,13 @@ def _tallied_casualties(by_section, columns, side=None, party=None, unattributed
     return {index: totals(column.kind, column.pk) for index, column in enumerate(columns)}
 
 
-def _grouped(matching, by, key, *more, count="pk"):
-    rows = matching.order_by().values(*by, key, *more).annotate(n=Count(count, distinct=True))
-    return [row for row in rows if row[key] is not None]
-
-
 def _columns(filterset):
-    """Every side and party with an allegation in the incidents the incident filters leave."""
+    """Every side and party with an allegation in the incidents the incident filters leave: read from the
+    running totals when they answer those filters, else counted."""
+    scope = _tally_scope(filterset)
+    if scope is not None:
+        pairs = tally.totals(*scope, sections=["allegations"])
+        return _columns_of({(side or None, party or None) for _, side, party, _ in pairs})
     pairs = (
         Allegation.objects.filter(within(filterset.incident_scope())).order_by()
         .values_list("perpetrator_side", "perpetrator").distinct()
@@ -398,39 +530,6 @@ def _casualty_aggregates(prefix=""):
         values[f"total_{name}"] = Sum(f"{prefix}{name}")
         values[f"known_{name}"] = Count(f"{prefix}{name}")
     return values
-
-
-def _once_per_incident(matching, key):
-    """One allegation (the lowest id) per incident and value of `key`, so that summing incident figures over them
-    counts each incident once per column: a plain GROUP BY over a GROUP BY, no correlated subquery."""
-    firsts = matching.order_by().values("incident_id", key).annotate(first=Min("pk")).values("first")
-    return Allegation.objects.filter(pk__in=firsts).order_by()
-
-
-def _casualties(matching, filtered_incidents, columns):
-    """{column index: totals}: sums over the incidents with at least one matching allegation in the column."""
-    per_incident = _casualty_aggregates("incident__")
-    sides = {
-        row["perpetrator_side"]: row for row in _once_per_incident(matching, "perpetrator_side")
-        .filter(perpetrator_side__isnull=False).values("perpetrator_side").annotate(**per_incident)
-    }
-    parties = {
-        row["perpetrator"]: row for row in _once_per_incident(matching, "perpetrator")
-        .filter(perpetrator__isnull=False).values("perpetrator").annotate(**per_incident)
-    }
-    unattributed = Incident.objects.filter(
-        pk__in=matching.filter(perpetrator__isnull=True, perpetrator_side__isnull=True).values("incident_id")
-    ).order_by().aggregate(**_casualty_aggregates())
-    everything = filtered_incidents.order_by().aggregate(**_casualty_aggregates())
-    result = {}
-    for index, column in enumerate(columns):
-        found = {"side": sides, "party": parties}.get(column.kind, {}).get(column.pk)
-        if column.kind == "unattributed":
-            found = unattributed
-        elif column.kind == "all":
-            found = everything
-        result[index] = found or {}
-    return result
 
 
 def _casualty_section(columns, casualties, links):

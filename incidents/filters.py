@@ -463,15 +463,16 @@ def _value_text(field, value):
     return ", ".join(str(choices.get(v, v)) for v in values)
 
 
-def _organization_kind_condition(values):
+def _organization_kind_condition(values, prefix="citations__source__organization__"):
+    """The organization_kind filter as a condition on Allegation (or, with prefix="", on Organization)."""
     condition = Q()
     if INDEPENDENT in values:
-        condition |= Q(citations__source__organization__is_party_affiliated=False)
+        condition |= Q(**{f"{prefix}is_party_affiliated": False})
     if PARTY_AFFILIATED in values:
-        condition |= Q(citations__source__organization__is_party_affiliated=True)
+        condition |= Q(**{f"{prefix}is_party_affiliated": True})
     kinds = [value for value in values if value in OrganizationKind.values]
     if kinds:
-        condition |= Q(citations__source__organization__kind__in=kinds)
+        condition |= Q(**{f"{prefix}kind__in": kinds})
     return condition
 
 

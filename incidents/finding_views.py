@@ -26,10 +26,12 @@ MAP_LIMIT = 5000
 @require_GET
 def balance(request):
     filterset, _ = filter_incidents(request)
+    result = comparing.compute(filterset, request.GET) if filterset.data_valid else None
     return render(request, "finding/balance.html", {
         "filter": filterset,
-        "counts": filterset.counts(),
-        "balance": comparing.compute(filterset, request.GET) if filterset.data_valid else None,
+        # The balance has counted them already.
+        "counts": result.counts if result else filterset.counts(),
+        "balance": result,
     })
 
 

@@ -229,9 +229,10 @@ def rebuild(apps=installed_apps, progress=None):
     return len(ids)
 
 
-def totals(statuses, visibilities, conflict_ids=None, months=None):
+def totals(statuses, visibilities, conflict_ids=None, months=None, sections=None):
     """{(section, side id, party id, key): n} summed over the given statuses, visibilities and conflicts, and
-    with `months` (first, last as YYYYMM, either None), over the incidents whose span overlaps those months."""
+    with `months` (first, last as YYYYMM, either None), over the incidents whose span overlaps those months;
+    of the given sections only, if any."""
     from django.db.models import Sum
 
     from .models import BalanceTally, BalanceTallyByMonth
@@ -240,6 +241,8 @@ def totals(statuses, visibilities, conflict_ids=None, months=None):
         status__in=statuses, visibility__in=visibilities)
     if conflict_ids is not None:
         rows = rows.filter(conflict_id__in=conflict_ids)
+    if sections is not None:
+        rows = rows.filter(section__in=sections)
     if months is not None:
         first, last = months
         # An undated incident (months 0) matches no date filter: a range "from F" leaves it out by itself.

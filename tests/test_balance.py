@@ -209,6 +209,48 @@ def test_links_keep_the_current_filter_and_replace_the_cells_own_parameter(archi
     assert parse_qs(urlsplit(url).query) == {"violation": ["indiscriminate-attack"], "side": ["west"]}
 
 
+LIVE_QUERIES = [
+    {"q": "B3"}, {"weapon_category": "cluster_munition_rocket"}, {"side": "east", "confidence": "verified"},
+    {"date_from": "2020-10-15"}, {"organization": "watch"}, {"organization_kind": "party_affiliated"},
+    {"violation": "indiscriminate-attack", "weapon": "grad"}, {"cluster": "yes"}, {"killed_min": "2"},
+    {"party": ["east-army", "west-army"]}, {"unattributed": "yes", "date_to": "2020-12-01"},
+]
+
+
+@pytest.mark.parametrize("query", LIVE_QUERIES)
+def test_a_balance_counted_live_has_the_lists_counts_and_its_incident_cells_list_what_they_count(archive, db, query):
+    request = request_for(query)
+    filterset, _ = filter_incidents(request)
+    assert balance._tallied(filterset) is None, "counted live"
+    result = balance.compute(filterset, request.GET)
+    assert result.counts == filterset.counts()
+    assert result.counts["allegations"] > 0
+    incidents_row = next(s for s in result.sections if s.slug == "casualties").rows[0]
+    for cell in incidents_row.cells:
+        if cell.value:
+            assert listed(cell.url)["incidents"] == cell.value, cell.url
+
+
+@pytest.mark.parametrize("query", LIVE_QUERIES + [{"weapon_category": "small_arms", "date_from": "2020-11"}, {}])
+def test_the_columns_read_from_the_totals_are_the_sides_and_parties_of_the_incidents_filtered(archive, db, query):
+    from incidents.filters import within
+    from incidents.models import Allegation
+
+    filterset, _ = filter_incidents(request_for(query))
+    pairs = Allegation.objects.filter(within(filterset.incident_scope())).values_list("perpetrator_side", "perpetrator")
+    expected = [column.label for column in balance._columns_of(set(pairs))]
+    assert [column.label for column in balance._columns(filterset)] == expected
+
+
+def test_a_filter_on_organizations_counts_only_the_citations_it_selects(archive, db):
+    result = compute({"organization": "watch"})
+    sources = next(s for s in result.sections if s.slug == "sources")
+    # a1 also cites West Ministry, a2 cites only East TV: only Watch's citations are counted.
+    assert {row.label: [c.value for c in row.cells] for row in sources.rows if row.note == "citations"} == {
+        "Watch": [3, 1, 2, 2, 2, 0, 5],
+    }
+
+
 def test_a_filter_on_weapons_counts_only_the_weapons_it_selects(archive, db):
     result = compute({"side": "west", "weapon_category": "unguided_artillery_rocket"})
     # a4 also names a cluster rocket, but the filter selected its Grad: the category table shows Grad only.
