@@ -163,8 +163,11 @@ def refresh(incident_ids, apps=installed_apps):
     add_new(incident_ids, apps, deltas)
 
 
-def add_new(incident_ids, apps=installed_apps, deltas=None):
-    """Add the contributions of incidents that have none stored (a bulk load's new rows), with `deltas` if given."""
+def add_new(incident_ids, apps=installed_apps, deltas=None, defer=False):
+    """Add the contributions of incidents that have none stored (a bulk load's new rows), with `deltas` if given.
+
+    With `defer`, store the incidents' contributions but leave the totals: return the deltas, for `apply()`
+    to add with those of later batches (a bulk load then moves each total once, not once per batch)."""
     Incident, _, _, tables, IncidentTally = _models(apps)
     deltas = Counter() if deltas is None else deltas
     keys = _record_keys(incident_ids, Incident)
@@ -172,7 +175,8 @@ def add_new(incident_ids, apps=installed_apps, deltas=None):
     for pk, counts in now.items():
         for (section, side, party, key), n in counts.items():
             deltas[(*keys[pk], section, side, party, key)] += n
-    _add(deltas, tables)
+    if not defer:
+        _add(deltas, tables)
     IncidentTally.objects.bulk_create(
         [IncidentTally(incident_id=pk, status=keys[pk][0], visibility=keys[pk][1], conflict_id=keys[pk][2],
                        first_month=keys[pk][3], last_month=keys[pk][4],
@@ -180,6 +184,12 @@ def add_new(incident_ids, apps=installed_apps, deltas=None):
          for pk, counts in now.items()],
         batch_size=500,
     )
+    return deltas
+
+
+def apply(deltas):
+    """Move the totals by deltas that `add_new(..., defer=True)` returned."""
+    _add(deltas, _models(installed_apps)[3])
 
 
 def moved(incident):

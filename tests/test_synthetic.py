@@ -42,3 +42,15 @@ def test_synth_refuses_a_database_with_real_incidents():
     with pytest.raises(CommandError, match="real incidents"):
         call_command("synth", "--incidents", "5")
     assert not Incident.objects.filter(reference_code__startswith="SYN-").exists()
+
+
+@pytest.mark.django_db
+def test_synth_leaves_the_balance_totals_equal_to_a_recount(monkeypatch):
+    from incidents import synthetic
+    from tests.test_balance_tally import recounted
+
+    # Totals moved once per 40 incidents, in batches of 25: a group ends inside a batch, and the last is short.
+    monkeypatch.setattr(synthetic, "TALLY_EVERY", 40)
+    call_command("synth", "--incidents", "90", "--seed", "4", "--batch", "25")
+    before, after = recounted()
+    assert before == after and before
