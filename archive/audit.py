@@ -171,39 +171,67 @@ def head():
 
 _VERIFY_FIELDS = ["seq", "at", "actor_name", "action", "target_type", "target_id", "target_repr", "scope",
                   "changes", "prev_hash", "hash"]
+# Entries read back hold plain JSON values only: a plain encoder gives canonical_json()'s text.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _utc_text(value):
+    """A stored timestamp as entry_content() writes it: ISO 8601 in UTC, with microseconds.
+
+    PostgreSQL's driver gives an aware datetime. SQLite gives Django's stored text, naive UTC as
+    "YYYY-MM-DD HH:MM:SS[.ffffff]", which is rewritten as text; anything else is parsed."""
+    if isinstance(value, str):
+        if len(value) == 19:
+            value += ".000000"
+        if len(value) == 26 and value[10] == " ":
+            return f"{value[:10]}T{value[11:]}+00:00"
+        value = datetime.datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.astimezone(datetime.timezone.utc).isoformat(timespec="microseconds")
 
 
 def _content_hash(row):
     seq, at, actor, action, target_type, target_id, target_repr, scope, changes, prev_hash, _ = row
     content = {
-        "seq": seq, "at": at.astimezone(datetime.timezone.utc).isoformat(timespec="microseconds"), "actor": actor,
-        "action": action, "target_type": target_type, "target_id": target_id, "target_repr": target_repr,
-        "scope": scope, "changes": changes, "prev_hash": prev_hash,
+        "seq": seq, "at": _utc_text(at), "actor": actor, "action": action, "target_type": target_type,
+        "target_id": target_id, "target_repr": target_repr, "scope": scope,
+        "changes": json.loads(changes) if isinstance(changes, str) else changes, "prev_hash": prev_hash,
     }
-    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(content).encode("utf-8")).hexdigest()
+
+
+def _stored_rows(batch_size):
+    """Every entry in sequence order, as plain rows read with a bare cursor in batches by sequence number
+    (the same content as entry_content(), without model instances or Django's per-value converters)."""
+    quote = connection.ops.quote_name
+    fields = {field.name: field for field in AuditEvent._meta.fields}
+    columns = ", ".join(quote(fields[name].column) for name in _VERIFY_FIELDS)
+    sql = (f"SELECT {columns} FROM {quote(AuditEvent._meta.db_table)} "
+           f"WHERE {quote(fields['seq'].column)} > %s ORDER BY {quote(fields['seq'].column)} LIMIT %s")
+    last_seq = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [last_seq, batch_size])
+            batch = cursor.fetchall()
+        if not batch:
+            return
+        yield from batch
+        last_seq = batch[-1][0]
 
 
 def verify(expect_head=None, batch_size=5000):
-    """Recompute the chain from the first entry; report the first entry that does not fit.
-
-    Reads plain rows in batches by sequence number (the same content as
-    entry_content(), without building model instances).
-    """
-    prev_hash, expected_seq, checked, last_seq = GENESIS, 1, 0, 0
-    while True:
-        batch = list(AuditEvent.objects.filter(seq__gt=last_seq).order_by("seq").values_list(*_VERIFY_FIELDS)[:batch_size])
-        if not batch:
-            break
-        for row in batch:
-            seq, stored_prev, stored_hash = row[0], row[9], row[10]
-            if seq != expected_seq:
-                return VerifyResult(False, checked, head(), f"entry #{expected_seq} is missing (next is #{seq})", expected_seq)
-            if stored_prev != prev_hash:
-                return VerifyResult(False, checked, head(), f"entry #{seq} does not follow the entry before it", seq)
-            if _content_hash(row) != stored_hash:
-                return VerifyResult(False, checked, head(), f"entry #{seq} was altered: its content does not match its hash", seq)
-            prev_hash, expected_seq, checked = stored_hash, expected_seq + 1, checked + 1
-        last_seq = batch[-1][0]
+    """Recompute the chain from the first entry; report the first entry that does not fit."""
+    prev_hash, expected_seq, checked = GENESIS, 1, 0
+    for row in _stored_rows(batch_size):
+        seq, stored_prev, stored_hash = row[0], row[9], row[10]
+        if seq != expected_seq:
+            return VerifyResult(False, checked, head(), f"entry #{expected_seq} is missing (next is #{seq})", expected_seq)
+        if stored_prev != prev_hash:
+            return VerifyResult(False, checked, head(), f"entry #{seq} does not follow the entry before it", seq)
+        if _content_hash(row) != stored_hash:
+            return VerifyResult(False, checked, head(), f"entry #{seq} was altered: its content does not match its hash", seq)
+        prev_hash, expected_seq, checked = stored_hash, expected_seq + 1, checked + 1
     current = f"{expected_seq - 1}:{prev_hash}"
     if expect_head:
         result = _check_expected_head(expect_head, current)

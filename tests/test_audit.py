@@ -1,4 +1,5 @@
 """The audit log is append-only in the database, and verify_audit catches any tampering with it."""
+import datetime
 from io import StringIO
 
 import pytest
@@ -215,3 +216,25 @@ def test_a_batch_must_be_inside_the_transaction_of_the_change():
     # No database fixture: outside any transaction, the refusal comes before any query.
     with pytest.raises(audit.AuditError), audit.batched():
         pass
+
+
+@pytest.mark.parametrize("stored, text", [
+    ("2026-01-02 03:04:05", "2026-01-02T03:04:05.000000+00:00"),  # SQLite's text of a whole second
+    ("2026-01-02 03:04:05.123456", "2026-01-02T03:04:05.123456+00:00"),
+    ("2026-01-02T05:04:05.5+02:00", "2026-01-02T03:04:05.500000+00:00"),
+    (datetime.datetime(2026, 1, 2, 5, 4, 5, 7, tzinfo=datetime.timezone(datetime.timedelta(hours=2))),
+     "2026-01-02T03:04:05.000007+00:00"),
+])
+def test_verify_reads_a_stored_time_as_the_hashed_content_wrote_it(stored, text):
+    assert audit._utc_text(stored) == text
+
+
+@pytest.mark.django_db
+def test_an_entry_recorded_at_a_whole_second_verifies(monkeypatch, researcher):
+    whole = datetime.datetime(2026, 3, 4, 5, 6, 7, tzinfo=datetime.timezone.utc)
+    monkeypatch.setattr(audit.timezone, "now", lambda: whole)
+    with transaction.atomic():
+        audit.record(actor=researcher, action="test.whole_second", changes={"b": [1, "é"], "a": None})
+    assert AuditEvent.objects.get(action="test.whole_second").at == whole
+    result = audit.verify()
+    assert result.ok, result.problem
