@@ -3,6 +3,7 @@
 Each runs in one transaction and appends its own audit entry. The workflow
 status is assigned in exactly one place, `_move()`, against TRANSITIONS.
 """
+import functools
 from collections import defaultdict
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -140,8 +141,9 @@ def batched():
     """Write the rows many incidents share at the end of the block, once (the importer writes hundreds).
 
     The violation and weapon links and the citations of every allegation written
-    in the block, and the search text of every incident it creates, are inserted
-    together when it ends, then every record incident
+    in the block, and the search text, first contributor and submitted snapshots of
+    every incident it creates, are inserted together when it ends, then every record
+    incident
     written in it is recounted in the balance tally as it then is: the same rows
     and totals as write by write, in a fixed number of queries instead of a few
     per incident. Nothing in the block may read those rows back (the services
@@ -211,6 +213,38 @@ def _normalise_allegations(allegations):
     return allegations
 
 
+def _atomic(function):
+    """transaction.atomic for a service. Inside `batched()` the whole block is one transaction that any error
+    rolls back, so a service there takes no savepoint of its own (two statements fewer for each, on every
+    incident an import writes)."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with transaction.atomic(savepoint=_held.get() is None):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+def _held_or_created(model, row):
+    """Insert `row` now, or at the end of `batched()` with the rows of the other incidents."""
+    held = _held.get()
+    if held is None:
+        row.save(force_insert=True)
+    else:
+        held["rows"][model].append(row)
+    return row
+
+
+def _add_contributor(incident, actor, *, new):
+    """`actor` contributed to `incident`; to an incident just created (`new`) the link is a plain new row."""
+    if new:
+        through = Incident.contributors.through
+        _held_or_created(through, through(incident=incident, user=actor))
+    else:
+        incident.contributors.add(actor)
+
+
 def _guarded(action):
     """Run a reviewer's verb; a refusal on permission grounds is itself audited."""
 
@@ -229,14 +263,14 @@ def _guarded(action):
     return decorator
 
 
-@transaction.atomic
+@_atomic
 def record_incident(*, actor, fields, allegations, via="form"):
     """A researcher records a new incident as a draft."""
     _require_researcher(actor)
     allegations = _normalise_allegations(allegations)
     incident = Incident(created_by=actor, status=Status.DRAFT)
     _write_content(incident, fields, allegations)
-    incident.contributors.add(actor)
+    _add_contributor(incident, actor, new=True)
     document = build_document(fields, allegations)
     _record(actor, "incident.create", incident, {"via": via, "after": document, "sha256": sha256_of(document)})
     return incident
@@ -252,7 +286,7 @@ def can_edit(user, incident):
     )
 
 
-@transaction.atomic
+@_atomic
 def edit_incident(*, actor, incident, fields, allegations, base_sha256, via="form"):
     """Save an edit. A published incident gets a new working revision; readers keep the published one.
 
@@ -276,7 +310,7 @@ def edit_incident(*, actor, incident, fields, allegations, base_sha256, via="for
     if incident.status == Status.PUBLISHED:
         copy = Incident(created_by=actor, status=Status.DRAFT, draft_of=incident, revision=incident.revision + 1)
         _write_content(copy, fields, allegations)
-        copy.contributors.add(actor)
+        _add_contributor(copy, actor, new=True)
         _record(actor, "incident.revise", copy, {**changes, "revision": copy.revision})
         return copy
     if incident.status == Status.WITHDRAWN:
@@ -284,13 +318,13 @@ def edit_incident(*, actor, incident, fields, allegations, base_sha256, via="for
         incident.revision += 1
         incident.contributors.clear()
     _write_content(incident, fields, allegations)
-    incident.contributors.add(actor)
+    _add_contributor(incident, actor, new=False)
     _record(actor, "incident.update", incident, {**changes, "revision": incident.revision})
     return incident
 
 
 @_guarded("incident.submit")
-@transaction.atomic
+@_atomic
 def submit(*, actor, incident, document=None):
     """Send the current revision for review, freezing it as a hashed snapshot.
 
@@ -309,14 +343,14 @@ def submit(*, actor, incident, document=None):
     if document is None:
         document = document_of(Incident.objects.for_detail().get(pk=incident.pk))
     changes = _move(incident, Status.IN_REVIEW)
-    revision = IncidentRevision.objects.create(
+    revision = _held_or_created(IncidentRevision, IncidentRevision(
         incident_id=incident.record_id,
         number=incident.revision,
         document=document,
         sha256=sha256_of(document),
         submitted_by=actor,
         submitted_at=timezone.now(),
-    )
+    ))
     _record(actor, "incident.submit", incident, {**changes, "revision": revision.number, "sha256": revision.sha256})
     return revision
 
@@ -335,7 +369,7 @@ def _require_reviewer(actor):
 
 
 @_guarded("incident.approve")
-@transaction.atomic
+@_atomic
 def approve(*, actor, incident, sha256, comment=""):
     """Publish exactly the revision the reviewer was shown (identified by its hash)."""
     _require_reviewer(actor)
@@ -389,7 +423,7 @@ def _promote(copy):
 
 
 @_guarded("incident.request_changes")
-@transaction.atomic
+@_atomic
 def request_changes(*, actor, incident, comment):
     """Send a revision back to its authors with the reviewer's comment."""
     _require_reviewer(actor)
@@ -407,7 +441,7 @@ def request_changes(*, actor, incident, comment):
 
 
 @_guarded("incident.withdraw")
-@transaction.atomic
+@_atomic
 def withdraw(*, actor, incident, reason):
     """Take an incident out of review or off the public record, with the reason."""
     _require_reviewer(actor)
@@ -430,7 +464,7 @@ def withdraw(*, actor, incident, reason):
 
 
 @_guarded("incident.discard_revision")
-@transaction.atomic
+@_atomic
 def discard_revision(*, actor, incident):
     """An author drops a working revision of a published incident; the published one stays."""
     incident = _locked(incident)

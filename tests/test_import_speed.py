@@ -74,6 +74,9 @@ def test_an_import_runs_a_fixed_number_of_queries_per_incident_whatever_its_alle
     six_larger = queries_of_import(researcher, import_file(6, 3, 2, prefix="D"))
 
     assert six - four == four - two
+    # Per incident: insert it, insert its allegations, move it to review. No savepoints: the import is one
+    # transaction; links, citations, search text, contributor, snapshot and totals are written once at the end.
+    assert four - two == 2 * 3
     assert six_larger == six
     assert Citation.objects.count() == 1 + 2 + 4 + 6 + 6 * 3 * 2
 
@@ -118,6 +121,7 @@ def test_each_imported_incident_is_snapshotted_indexed_and_counted_as_stored(res
         assert revision.document == document == created.changes["after"]
         assert revision.sha256 == sha256_of(document) == created.changes["sha256"] == submitted.changes["sha256"]
         assert incident.allegation_count == incident.allegations.count() == 2
+        assert list(incident.contributors.all()) == [researcher]
         body = IncidentText.objects.get(incident=incident).body
         assert body == search.text_of(incident, data_from_incident(incident)[1])
     incident = Incident.objects.get(reference_code="IMP-001")
@@ -148,6 +152,22 @@ def test_a_failed_import_leaves_no_audit_entry_and_no_source(researcher, known_n
     assert "refused for the test" in failed.value.problems[0].message
 
     assert (audit.head(), Source.objects.count()) == (head, sources)
+
+
+def test_a_refusal_inside_a_service_fails_the_import_with_its_message_and_writes_nothing(
+    researcher, known_names, monkeypatch
+):
+    """The services take no savepoints inside an import: a refusal raised in one must still reach the importer
+    as itself (not as a broken transaction) and roll everything back."""
+    head, incidents = audit.head(), Incident.objects.count()
+    monkeypatch.setattr(services, "can_edit", lambda user, incident: False)
+    with pytest.raises(ImportFailed) as failed:
+        import_incidents(import_file(2, 1, 1), actor=researcher)
+
+    problem = failed.value.problems[0]
+    assert (problem.line, problem.message) == (2, "IMP-000: Only the authors of this revision can submit it.")
+    assert (audit.head(), Incident.objects.count()) == (head, incidents)
+    assert audit.verify().ok
 
 
 # Adding sources in a batch
