@@ -102,13 +102,20 @@ def verdict(value, target, higher_is_better=False, vendor="sqlite", size=100_000
     return "" if ok else " ✗"
 
 
+def spread(result):
+    """" (lowest–highest)" of a median's runs."""
+    runs = result.get("runs") or []
+    return f" ({min(runs):,}–{max(runs):,})" if len(runs) > 1 else ""
+
+
 def table(results):
     lines = [
         "| database | incidents | list: no filter p50/p95 ms | one filter | three filters "
         "| ratio to the page's SQL run raw (p50) | ratio to the rows' SQL alone "
         "| queries at 25 / 100 | last ÷ first page | balance p50/p95 ms | CSV export rows/s (rows, peak MB) "
         "| balance, one party p50/p95 ms | balance, whole months p50/p95 ms "
-        "| balance, one weapon category (counted live) p50/p95 ms | import rows/s | verify_audit entries/s |",
+        "| balance, one weapon category (counted live) p50/p95 ms | import rows/s, median of 3 (range) "
+        "| verify_audit entries/s, median of 3 (range) |",
         "|" + "---|" * 16,
     ]
     for r in results:
@@ -132,9 +139,11 @@ def table(results):
             f"{r['balance']['live']['median_ms']} / {r['balance']['live']['p95_ms']}"
             f"{verdict(r['balance']['live']['p95_ms'], TARGETS['balance p95 ms'], vendor=r['vendor'], size=r['incidents'])}"
             f" ({r['balance']['live']['query']})",
-            f"{r['import']['rows_per_s']:,}{verdict(r['import']['rows_per_s'], TARGETS['import rows/s'], True, r['vendor'], r['incidents'])}",
+            f"{r['import']['rows_per_s']:,}{verdict(r['import']['rows_per_s'], TARGETS['import rows/s'], True, r['vendor'], r['incidents'])}"
+            f"{spread(r['import'])}",
             f"{r['verify_audit']['entries_per_s']:,}"
-            f"{verdict(r['verify_audit']['entries_per_s'], TARGETS['verify entries/s'], True, r['vendor'], r['incidents'])}",
+            f"{verdict(r['verify_audit']['entries_per_s'], TARGETS['verify entries/s'], True, r['vendor'], r['incidents'])}"
+            f"{spread(r['verify_audit'])}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
