@@ -179,7 +179,7 @@ def _counted(filterset):
         columns = _columns(filterset)
     else:
         # Every allegation of the incidents matches: the columns are the sides and parties counted.
-        columns = _columns_of({(side or None, party or None) for section, side, party, _ in totals if section == "allegations"})
+        columns = _columns_of(_pairs(totals))
         # All the matching incidents, those without allegations too.
         everything = filterset.qs.order_by().aggregate(**_casualty_aggregates())
         for key, n in everything.items():
@@ -220,7 +220,8 @@ def live_totals(filterset):
 
     violation_condition = weapon_condition = organization_condition = ""
     if data.get("violation"):
-        violation_condition = restricted("t.violationtype_id", ViolationType.objects.filter(pk__in=[entry.pk for entry in data["violation"]]))
+        violations = ViolationType.objects.filter(pk__in=[entry.pk for entry in data["violation"]])
+        violation_condition = restricted("t.violationtype_id", violations)
     weapon_filter = Q()
     if data.get("weapon"):
         weapon_filter &= Q(pk__in=[entry.pk for entry in data["weapon"]])
@@ -315,7 +316,7 @@ def _tallied(filterset):
     unattributed = data.get("unattributed") == "yes"
     totals = tally.totals(*scope)
     # The columns are every side and party in the incidents, as counted live from the incident filters alone.
-    columns = _columns_of({(side or None, party or None) for section, side, party, _ in totals if section == "allegations"})
+    columns = _columns_of(_pairs(totals))
     return _from_totals(totals, columns, want_side, want_party, unattributed)
 
 
@@ -435,13 +436,17 @@ def _columns(filterset):
     running totals when they answer those filters, else counted."""
     scope = _tally_scope(filterset)
     if scope is not None:
-        pairs = tally.totals(*scope, sections=["allegations"])
-        return _columns_of({(side or None, party or None) for _, side, party, _ in pairs})
+        return _columns_of(_pairs(tally.totals(*scope, sections=["allegations"])))
     pairs = (
         Allegation.objects.filter(within(filterset.incident_scope())).order_by()
         .values_list("perpetrator_side", "perpetrator").distinct()
     )
     return _columns_of(set(pairs))
+
+
+def _pairs(totals):
+    """The (side id, party id) pairs (None for none) that have allegations in these totals."""
+    return {(side or None, party or None) for section, side, party, _ in totals if section == "allegations"}
 
 
 def _columns_of(pairs):
