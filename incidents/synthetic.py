@@ -224,7 +224,7 @@ def generate(total, seed, batch=2000, progress=None):
         audit.record_many(generator.audit)
     start = Incident.objects.filter(reference_code__startswith=PREFIX).count() + 1
     done = 0
-    # The balance totals are moved once per TALLY_EVERY incidents, with the sum of their contributions: most
+    # The balance totals are moved once per TALLY_EVERY incidents, with the sum of their contributions: many
     # keys recur from batch to batch, and moving each total once per batch was half of the generator's time.
     # Each move is in the transaction of the batch that ends the group, so the totals count exactly the
     # incidents committed at the end of every group; if the generator is stopped in between, run rebuild_tally.

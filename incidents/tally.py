@@ -31,6 +31,7 @@ from django.db import connection, transaction
 
 CASUALTIES = ["civilians_killed_min", "civilians_killed_max", "civilians_injured_min", "civilians_injured_max"]
 CHUNK = 2000
+APPLY_EVERY = 50_000
 
 
 def _models(apps):
@@ -232,10 +233,16 @@ def rebuild(apps=installed_apps, progress=None):
         table.objects.all().delete()
     IncidentTally.objects.all().delete()
     ids = list(Incident.objects.filter(draft_of__isnull=True).order_by("pk").values_list("pk", flat=True))
+    # The totals are moved once per APPLY_EVERY incidents with their summed contributions, not once per chunk.
+    pending = Counter()
     for start in range(0, len(ids), CHUNK):
-        add_new(ids[start:start + CHUNK], apps)
+        add_new(ids[start:start + CHUNK], apps, deltas=pending, defer=True)
+        if (start + CHUNK) % APPLY_EVERY == 0:
+            _add(pending, tables)
+            pending = Counter()
         if progress:
             progress(min(start + CHUNK, len(ids)), len(ids))
+    _add(pending, tables)
     return len(ids)
 
 

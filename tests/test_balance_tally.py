@@ -132,12 +132,16 @@ def test_any_other_filter_or_several_parties_or_sides_are_counted_live(researche
         assert balance._tallied(filterset) is None, query
 
 
-def test_rebuild_tally_recounts_what_a_bulk_change_left_behind(researcher):
+@pytest.mark.parametrize("chunk, apply_every", [(tally.CHUNK, tally.APPLY_EVERY), (1, 2)])
+def test_rebuild_tally_recounts_what_a_bulk_change_left_behind(researcher, monkeypatch, chunk, apply_every):
     build()
     expected = stored()
     BalanceTally.objects.all().delete()
     BalanceTallyByMonth.objects.all().delete()
     IncidentTally.objects.all().delete()
+    # (1, 2): the totals moved after every second incident and once more for the last.
+    monkeypatch.setattr(tally, "CHUNK", chunk)
+    monkeypatch.setattr(tally, "APPLY_EVERY", apply_every)
 
     call_command("rebuild_tally", verbosity=0)
 
