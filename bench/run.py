@@ -65,10 +65,30 @@ def ensure_dataset(vendor, size):
         print(f"building {vendor} dataset of {size:,} incidents (have {have:,})", file=sys.stderr)
         subprocess.run([PYTHON, "manage.py", "synth", "--incidents", str(size - have), "--seed", str(size)],
                        cwd=ROOT, env=environment(url), check=True)
-        if vendor == "postgres":
-            subprocess.run([PYTHON, "manage.py", "dbshell", "--", "-c", "VACUUM ANALYZE"], cwd=ROOT, env=environment(url),
-                           check=False, capture_output=True)
+        compact(vendor, size)
     return url
+
+
+# The balance totals take an upsert per key and batch while synth loads; what a bulk load leaves is compacted
+# once, as after any bulk load (at 10^5 on SQLite the balance of whole months took 0.45 s before, 0.3 s after).
+TALLY_TABLES = "incidents_balancetally, incidents_balancetallybymonth, incidents_incidenttally"
+
+
+def compact(vendor, size):
+    """Rewrite a freshly built dataset compactly: SQLite's VACUUM; on PostgreSQL, VACUUM FULL of the tally tables
+    (every upsert left a dead row version) and VACUUM ANALYZE of the rest."""
+    if vendor == "sqlite":
+        import sqlite3
+
+        connection = sqlite3.connect(database_url(vendor, size).removeprefix("sqlite:///"))
+        connection.execute("VACUUM")
+        connection.close()
+        return
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/bench_synth_{size}", autocommit=True) as conn:
+        conn.execute(f"VACUUM (FULL, ANALYZE) {TALLY_TABLES}")
+        conn.execute("VACUUM ANALYZE")
 
 
 # The CSV export is measured at about 10^4 rows on the smaller datasets (everything)

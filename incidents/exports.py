@@ -84,10 +84,14 @@ _ALLEGATION_COLUMNS = COLUMNS[_ALLEGATION_START:_CITATION_START]
 _CITATION_COLUMNS = COLUMNS[_CITATION_START:]
 
 
+_CSV_LINE = csv.writer(_Line(), lineterminator="\r\n").writerow
+
+
 def _line_part(cells, columns):
-    """Cells in the order of `columns`, neutralised once per incident, allegation or citation rather than once
-    per row that repeats them; rows are then joined from parts without looking columns up."""
-    return [neutralise(cells[column] or "") for column in columns]
+    """Cells in the order of `columns`, neutralised and CSV-encoded once per incident, allegation or citation
+    rather than once per row that repeats them; a row is then its parts joined by commas. Every part has
+    several cells, and csv quotes each cell by its own content, so the row is what writerow() gives for it."""
+    return _CSV_LINE([neutralise(cells[column] or "") for column in columns])[:-2]
 
 
 def place_cells(place):
@@ -193,19 +197,20 @@ def csv_parts(ids):
     return parts
 
 
-_NO_ALLEGATION, _NO_CITATION = [""] * len(_ALLEGATION_COLUMNS), [""] * len(_CITATION_COLUMNS)
+_NO_ALLEGATION = _line_part(dict.fromkeys(_ALLEGATION_COLUMNS, ""), _ALLEGATION_COLUMNS)
+_NO_CITATION = _line_part(dict.fromkeys(_CITATION_COLUMNS, ""), _CITATION_COLUMNS)
 
 
 def csv_rows(incident, allegations):
-    """One row per citation. An incident without allegations, or an allegation without citations, still gets a
-    row (with blank source columns) so that nothing is dropped silently; the importer refuses such a row."""
+    """One line per citation. An incident without allegations, or an allegation without citations, still gets a
+    line (with blank source columns) so that nothing is dropped silently; the importer refuses such a row."""
     if not allegations:
-        yield incident + _NO_ALLEGATION + _NO_CITATION
+        yield f"{incident},{_NO_ALLEGATION},{_NO_CITATION}\r\n"
     for allegation, citations in allegations:
         if not citations:
-            yield incident + allegation + _NO_CITATION
+            yield f"{incident},{allegation},{_NO_CITATION}\r\n"
         for citation in citations:
-            yield incident + allegation + citation
+            yield f"{incident},{allegation},{citation}\r\n"
 
 
 def _chunks(queryset):
@@ -216,13 +221,12 @@ def _chunks(queryset):
 
 
 def stream_csv(queryset):
-    line = csv.writer(_Line(), lineterminator="\r\n").writerow
-    yield "\ufeff" + line(COLUMNS)
+    yield "\ufeff" + _CSV_LINE(COLUMNS)
     for ids in _chunks(queryset):
         parts = csv_parts(ids)
         for pk in ids:
             if pk in parts:  # not deleted since its id was read (a working copy, once approved)
-                yield "".join(map(line, csv_rows(*parts[pk])))
+                yield "".join(csv_rows(*parts[pk]))
 
 
 # --- JSON -----------------------------------------------------------------

@@ -489,3 +489,25 @@ def test_an_export_of_the_reference_data_re_imports_without_a_single_change(refe
     assert "0 created, 0 changed (a new revision for review), 15 unchanged" in output
     assert counts() == before
     assert documents() == hashes
+
+
+def test_a_csv_line_joined_from_encoded_parts_is_what_writerow_gives_for_the_whole_row():
+    import csv
+    import io
+
+    from incidents import exports
+
+    tricky = ['', 'plain', 'a,b', 'say "no"', 'two\nlines', '=1+1', "'=quoted", ' ', '""', '-', 'é']
+    columns = exports._INCIDENT_COLUMNS + exports._ALLEGATION_COLUMNS + exports._CITATION_COLUMNS
+    cells = {column: tricky[index % len(tricky)] for index, column in enumerate(columns)}
+    parts = [exports._line_part(cells, group) for group in
+             (exports._INCIDENT_COLUMNS, exports._ALLEGATION_COLUMNS, exports._CITATION_COLUMNS)]
+    whole = io.StringIO()
+    csv.writer(whole, lineterminator="\r\n").writerow(
+        [exports.neutralise(cells[column]) for column in columns])
+    assert ",".join(parts) + "\r\n" == whole.getvalue()
+    blank = io.StringIO()
+    csv.writer(blank, lineterminator="\r\n").writerow(
+        [exports.neutralise(cells[column]) for column in exports._INCIDENT_COLUMNS]
+        + [""] * len(exports._ALLEGATION_COLUMNS + exports._CITATION_COLUMNS))
+    assert next(exports.csv_rows(parts[0], [])) == blank.getvalue()
