@@ -119,15 +119,19 @@ def measure_deep_page(repeat):
 
 
 def measure_balance(repeat, date_query):
-    """The balance of the whole archive, of one party's allegations and of a range of whole months (all read
-    from the running totals), and of one weapon category (a filter the totals do not answer: counted live)."""
+    """The balance of the whole archive, of one party's allegations, of a range of whole months and of one
+    weapon category (all read from the running totals), and of two weapon categories (a filter the totals do
+    not answer: counted live, over every allegation that matches)."""
     client = Client()
     party = Party.objects.filter(slug__startswith="syn-").order_by("pk").first()
-    weapon = WeaponType.objects.filter(slug__startswith="syn-").order_by("pk").first()
-    live_query = f"weapon_category={weapon.category}"
+    categories = list(WeaponType.objects.filter(slug__startswith="syn-").order_by("pk")
+                      .values_list("category", flat=True).distinct()[:2])
+    facet_query = f"weapon_category={categories[0]}"
+    live_query = "&".join(f"weapon_category={category}" for category in categories)
     return {**timed(lambda: get(client, "/balance/"), repeat),
             "party_filter": timed(lambda: get(client, f"/balance/?party={party.slug}"), repeat),
             "dates": {**timed(lambda: get(client, f"/balance/?{date_query}"), repeat), "query": date_query},
+            "facet": {**timed(lambda: get(client, f"/balance/?{facet_query}"), repeat), "query": facet_query},
             "live": {**timed(lambda: get(client, f"/balance/?{live_query}"), max(3, repeat // 3)), "query": live_query}}
 
 

@@ -71,8 +71,8 @@ class WeaponTypeAdmin(TaxonomyAdmin):
     def save_model(self, request, obj, form, change):
         with transaction.atomic():
             super().save_model(request, obj, form, change)
-            if change and "category" in form.changed_data:
-                # The balance tally counts allegations by weapon category.
+            if change and {"category", "is_cluster_munition"} & set(form.changed_data):
+                # The balance tally counts allegations by weapon category, and keeps those of cluster munitions.
                 tally.refresh_where(weapons=obj)
 
 

@@ -2,9 +2,10 @@
 
 Everything is counted for the current filter (`incidents.filters`), over the
 allegations that match it. Where the filter names only conflicts, statuses,
-whole months of dates and at most one side, one party or the unattributed
-allegations, the counts are read from running totals (`incidents.tally`).
-Otherwise one query counts them: the matching allegations are found once (a
+whole months of dates, at most one side, one party or the unattributed
+allegations, and (without dates) at most one weapon category, violation type
+or confidence grade or the cluster munitions, the counts are read from running
+totals (`incidents.tally`). Otherwise one query counts them: the matching allegations are found once (a
 materialized WITH), and each section (confidence grades, violation types,
 weapon categories, cited organizations, and the casualty sums of sides,
 parties and unattributed allegations over one row per incident and column, so
@@ -141,9 +142,8 @@ class Counts:
 def compute(filterset, query=None, *, live=False):
     """The Balance of the filterset's current filter; `query` is the request's query string (a QueryDict).
 
-    Read from the running totals (`incidents.tally`) when the filter names only conflicts, statuses, whole
-    months of dates, and at most one side, one party or the unattributed allegations; otherwise counted
-    from the matching allegations. `live=True` always counts (the tests compare both).
+    Read from the running totals (`incidents.tally`) when they answer the filter (`_tallied_scope()`);
+    otherwise counted from the matching allegations. `live=True` always counts (the tests compare both).
     """
     links = Links(query if query is not None else QueryDict())
     counts = (None if live else _tallied(filterset)) or _counted(filterset)
@@ -300,24 +300,77 @@ TALLIED_FILTERS = {"conflict", "status", "sort", "date_from", "date_to"}
 NARROWING_FILTERS = {"side", "party", "unattributed"}
 
 
-def _tallied(filterset):
-    """The same Counts read from the running totals, when the filter names nothing but conflicts, statuses,
-    whole months of dates, and at most one side, one party or the unattributed allegations."""
+def _tally_facet(filterset):
+    """The facet of the totals (`tally.facet()`) that the filter's other allegation filters select: "" for
+    none, a facet for one value of one of `tally.FACETS`, else None (the totals do not answer them)."""
     data = filterset.cleaned()
-    for name in filterset.ALLEGATION_FIELDS:
+    given = [name for name in filterset.ALLEGATION_FIELDS
+             if name not in NARROWING_FILTERS and _given(data.get(name))]
+    if not given:
+        return ""
+    if len(given) > 1 or given[0] not in tally.FACETS:
+        return None
+    name, value = given[0], data[given[0]]
+    if name == "cluster":
+        return tally.facet(name, value)
+    if len(value) != 1:
+        return None
+    value = value[0]
+    return tally.facet(name, value.pk if name == "violation" else value)
+
+
+def _tallied_scope(filterset):
+    """(arguments of `tally.totals()`, side id, party id, unattributed) when the running totals answer the
+    filter, else None: it names nothing but conflicts, statuses, whole months of dates, at most one side, one
+    party or the unattributed allegations, and, without months, at most one value of one facet."""
+    data = filterset.cleaned()
+    for name in NARROWING_FILTERS:
         value = data.get(name)
-        if _given(value) and (name not in NARROWING_FILTERS or (name != "unattributed" and len(value) != 1)):
+        if _given(value) and name != "unattributed" and len(value) != 1:
             return None
+    facet = _tally_facet(filterset)
     scope = _tally_scope(filterset)
-    if scope is None:
+    if facet is None or scope is None or (facet and scope[3] is not None):
         return None
     want_side = data["side"][0].pk if data.get("side") else None
     want_party = data["party"][0].pk if data.get("party") else None
-    unattributed = data.get("unattributed") == "yes"
-    totals = tally.totals(*scope)
+    return (*scope, None, facet), want_side, want_party, data.get("unattributed") == "yes"
+
+
+def _tallied(filterset):
+    """The same Counts read from the running totals, when they answer the filter (`_tallied_scope()`)."""
+    tallied = _tallied_scope(filterset)
+    if tallied is None:
+        return None
+    arguments, want_side, want_party, unattributed = tallied
+    totals = tally.totals(*arguments)
     # The columns are every side and party in the incidents, as counted live from the incident filters alone.
-    columns = _columns_of(_pairs(totals))
+    columns = _columns(filterset) if arguments[-1] else _columns_of(_pairs(totals))
     return _from_totals(totals, columns, want_side, want_party, unattributed)
+
+
+def tallied_counts(filterset):
+    """`IncidentFilter.counts()` read from the running totals when they answer the filter, else None: the
+    allegations that match, and the incidents with one (with no allegation filter, every incident)."""
+    tallied = _tallied_scope(filterset)
+    if tallied is None:
+        return None
+    arguments, side, party, unattributed = tallied
+    statuses, visibilities, conflicts, months, _, facet = arguments
+    if unattributed and (side or party):
+        return {"incidents": 0, "allegations": 0}  # no allegation is both unattributed and attributed
+    if unattributed:
+        column = ("casualties_unattributed", 0, 0)
+    elif side and party:
+        column = ("casualties_pair", side, party)
+    else:
+        column = ("casualties_side", side, 0) if side else ("casualties_party", 0, party) if party else (
+            "casualties_all", 0, 0)
+    totals = tally.totals(statuses, visibilities, conflicts, months, ["allegations", column[0]], facet)
+    allegations = sum(n for (section, row_side, row_party, _), n in totals.items() if section == "allegations"
+                      and (not side or row_side == side) and (not party or row_party == party)
+                      and (not unattributed or (not row_side and not row_party)))
+    return {"incidents": totals.get((*column, "incidents"), 0), "allegations": allegations}
 
 
 def _tally_scope(filterset):

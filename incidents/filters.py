@@ -418,8 +418,11 @@ class IncidentFilter(django_filters.FilterSet):
         """
         return Allegation.objects.filter(within(self.incident_scope())).filter(self.allegation_condition())
 
-    def counts(self):
+    def counts(self, live=False):
         """Result counts for the current filter: incidents, and allegations matching within them.
+
+        Read from the balance's running totals when they answer the filter (`balance.tallied_counts()`);
+        otherwise, or with `live=True` (the tests compare both), counted.
 
         Without an allegation filter every allegation of a matching incident matches, and the incidents'
         own allegation_count columns add up to the answer in the same pass that counts them. With one,
@@ -427,6 +430,12 @@ class IncidentFilter(django_filters.FilterSet):
         """
         if not self.data_valid:
             return {"incidents": 0, "allegations": 0}
+        if not live:
+            from .balance import tallied_counts
+
+            counted = tallied_counts(self)
+            if counted is not None:
+                return counted
         if not self.has_allegation_filter():
             return self.qs.order_by().aggregate(
                 incidents=Count("pk"), allegations=Coalesce(Sum("allegation_count"), 0)

@@ -469,6 +469,9 @@ class BalanceTally(models.Model):
     key holds one row (a NULL would never equal another in the unique constraint).
     """
 
+    facet = models.CharField(max_length=60, blank=True, default="",
+                             help_text="Empty: all the allegations. Else those of one list filter's value "
+                                       "(incidents.tally.facet()), e.g. weapon_category=explosive.")
     status = models.CharField(max_length=20)
     visibility = models.CharField(max_length=20)
     conflict_id = models.PositiveIntegerField(help_text="0: no conflict recorded.")
@@ -482,13 +485,13 @@ class BalanceTally(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["status", "visibility", "conflict_id", "section", "side_id", "party_id", "key"],
+                fields=["facet", "status", "visibility", "conflict_id", "section", "side_id", "party_id", "key"],
                 name="balance_tally_one_row_per_key",
             ),
         ]
 
     def __str__(self):
-        return f"{self.status}/{self.visibility}/{self.conflict_id} {self.section} {self.side_id}/{self.party_id} {self.key}: {self.n}"
+        return f"{self.facet or 'all'} {self.status}/{self.visibility}/{self.conflict_id} {self.section} {self.side_id}/{self.party_id} {self.key}: {self.n}"
 
 
 class BalanceTallyByMonth(models.Model):
@@ -528,7 +531,8 @@ class BalanceTallyByMonth(models.Model):
 
 
 class IncidentTally(models.Model):
-    """What one record incident adds to the balance tally now, so that a later write can take it back out."""
+    """What one record incident adds to the balance tally now, so that a later write can take it back out: the
+    facts its contribution is counted from (incidents.tally.facts())."""
 
     incident = models.OneToOneField(Incident, on_delete=models.CASCADE, primary_key=True, related_name="+")
     status = models.CharField(max_length=20)
@@ -536,7 +540,8 @@ class IncidentTally(models.Model):
     conflict_id = models.PositiveIntegerField()
     first_month = models.PositiveIntegerField(default=0)
     last_month = models.PositiveIntegerField(default=0)
-    counts = models.JSONField(help_text="[section, side id, party id, key, n] for each count the incident adds.")
+    facts = models.JSONField(help_text="Each allegation's side, party, confidence, violation types, weapon "
+                                       "categories and cited organizations, and the casualty figures.")
 
     def __str__(self):
         return f"tally of incident {self.incident_id}"

@@ -1,28 +1,41 @@
 """The balance tally: the balance view's counts kept as running totals, for the archive and for each conflict.
 
 Counting every allegation, citation and link on each request costs seconds at
-100,000 incidents. Instead, each record incident's *contribution* (its
+100,000 incidents, and at 1,000,000 a filter that matches half the archive
+costs many seconds however it is counted. Instead, the *facts* each record
+incident adds to the balance (its allegations, each with its side, party,
+confidence, violation types, weapons' categories and cited organizations, and
+its casualty figures) are read from its rows when a service writes it and
+stored beside it (IncidentTally). Its *contribution* is counted from them (its
 allegations by side, party and confidence, violation type, weapon category and
 cited organization, and its casualty figures once per side, party,
-unattributed and in all) is computed from its own rows when a service writes
-it, stored beside it (IncidentTally), and added to the totals (BalanceTally)
-under the incident's status, visibility and conflict; the previous
-contribution is taken out first. A balance whose filter names only conflicts,
-statuses and at most one side, one party or the unattributed allegations is
-then the sum of a few hundred rows (casualties are also kept per side and
-party pair for that). The same totals are kept by the months the incident's
-span starts and ends in (BalanceTallyByMonth), so a filter of whole months is
-exact too: a span overlaps months F..T when it starts by T and ends from F.
-Any other filter (a day within a month, places, weapons, words...) is counted
-live, from the allegations that match it (`incidents.balance`).
+unattributed and in all) and added to the totals (BalanceTally) under the
+incident's status, visibility and conflict; the previous contribution, counted
+from the facts stored before, is taken out first.
 
-Contributions count what the live queries count without an allegation filter,
-so both give the same numbers; `tests/test_balance_tally.py` holds them to it.
-The totals are keyed by ids: names, slugs and an organization's kind are read
-when the page is drawn. Two facts outside an incident are counted in it, a
-weapon type's category and a source's organization: the services that change
-them recount the incidents concerned (`refresh_where()`). `rebuild()` (and
-`manage.py rebuild_tally`) recounts everything, after a bulk load.
+The same contribution is counted again for each *facet* of the incident: the
+allegations of one weapon category, one violation type, one confidence grade,
+or those naming a cluster munition, as the list filter of that one value
+selects them (a facet of one weapon category counts only that category in the
+weapon table, as the live count does). So a balance whose filter names only
+conflicts, statuses, at most one side, one party or the unattributed
+allegations, and at most one such facet value, is the sum of a few hundred
+rows (casualties are also kept per side and party pair for that).
+
+The totals without a facet are also kept by the months the incident's span
+starts and ends in (BalanceTallyByMonth), so a filter of whole months is exact
+too: a span overlaps months F..T when it starts by T and ends from F. Any
+other filter (a day within a month, places, weapons, words, two weapon
+categories...) is counted live, from the allegations that match it
+(`incidents.balance`).
+
+Contributions count what the live queries count, so both give the same
+numbers; `tests/test_balance_tally.py` holds them to it. The totals are keyed
+by ids: names, slugs and an organization's kind are read when the page is
+drawn. Two facts outside an incident are counted in it, a weapon type's
+category and a source's organization: the services that change them recount
+the incidents concerned (`refresh_where()`). `rebuild()` (and `manage.py
+rebuild_tally`) recounts everything, after a bulk load.
 """
 from collections import Counter, defaultdict
 
@@ -32,6 +45,8 @@ from django.db import connection, transaction
 CASUALTIES = ["civilians_killed_min", "civilians_killed_max", "civilians_injured_min", "civilians_injured_max"]
 CHUNK = 2000
 APPLY_EVERY = 50_000
+# The list filters whose single value the totals are also kept for.
+FACETS = ("weapon_category", "violation", "confidence", "cluster")
 
 
 def _models(apps):
@@ -44,53 +59,108 @@ def _id(value):
     return value or 0
 
 
-def contributions(incident_ids, apps=installed_apps):
-    """{incident id: Counter of (section, side id, party id, key) -> n} computed from the stored rows."""
+def facet(name, value):
+    """The facet key of one filter value: "weapon_category=explosive", "violation=12", "cluster=yes"."""
+    return f"{name}={value}"
+
+
+def facts(incident_ids, apps=installed_apps):
+    """{incident id: facts} read from the stored rows: {"allegations": [[side id, party id, confidence,
+    [violation type ids], [[weapon category, 1 if a cluster munition else 0], ...], [organization id of each
+    citation]], ...], "figures": [the four casualty figures]}; ids 0 for none."""
     Incident, Allegation, Citation, _, _ = _models(apps)
-    result = {pk: Counter() for pk in incident_ids}
-    allegations = Allegation.objects.filter(incident_id__in=incident_ids).order_by()
-    for incident_id, side, party, confidence in allegations.values_list(
-        "incident_id", "perpetrator_side_id", "perpetrator_id", "confidence"
-    ):
-        result[incident_id][("allegations", _id(side), _id(party), confidence)] += 1
-    violations = Allegation.violation_types.through.objects.filter(allegation__incident_id__in=incident_ids).order_by()
-    for incident_id, side, party, violation in violations.values_list(
-        "allegation__incident_id", "allegation__perpetrator_side_id", "allegation__perpetrator_id", "violationtype_id"
-    ):
-        result[incident_id][("violation", _id(side), _id(party), str(violation))] += 1
-    # An allegation naming two weapons of one category counts once under it.
-    weapons = Allegation.weapons.through.objects.filter(allegation__incident_id__in=incident_ids).order_by()
-    for incident_id, side, party, _allegation, category in weapons.values_list(
-        "allegation__incident_id", "allegation__perpetrator_side_id", "allegation__perpetrator_id",
-        "allegation_id", "weapontype__category",
-    ).distinct():
-        result[incident_id][("weapon", _id(side), _id(party), category)] += 1
-    citations = Citation.objects.filter(allegation__incident_id__in=incident_ids).order_by()
-    for incident_id, side, party, organization in citations.values_list(
-        "allegation__incident_id", "allegation__perpetrator_side_id", "allegation__perpetrator_id",
-        "source__organization_id",
-    ):
-        result[incident_id][("organization", _id(side), _id(party), str(organization))] += 1
-    columns = defaultdict(set)
-    for incident_id, side, party in allegations.values_list("incident_id", "perpetrator_side_id", "perpetrator_id"):
+    incident_ids = list(incident_ids)
+    rows, result = {}, {}
+    for pk, *figures in Incident.objects.filter(pk__in=incident_ids).order_by().values_list("pk", *CASUALTIES):
+        result[pk] = {"allegations": [], "figures": figures}
+    for pk, incident_id, side, party, confidence in Allegation.objects.filter(
+            incident_id__in=incident_ids).order_by("pk").values_list(
+            "pk", "incident_id", "perpetrator_side_id", "perpetrator_id", "confidence"):
+        rows[pk] = [_id(side), _id(party), confidence, [], [], []]
+        result[incident_id]["allegations"].append(rows[pk])
+    violations = Allegation.violation_types.through.objects.filter(allegation__incident_id__in=incident_ids)
+    for allegation, violation in violations.order_by().values_list("allegation_id", "violationtype_id"):
+        rows[allegation][3].append(violation)
+    weapons = Allegation.weapons.through.objects.filter(allegation__incident_id__in=incident_ids)
+    for allegation, category, cluster in weapons.order_by().values_list(
+            "allegation_id", "weapontype__category", "weapontype__is_cluster_munition"):
+        weapon = [category, 1 if cluster == "yes" else 0]
+        if weapon not in rows[allegation][4]:
+            rows[allegation][4].append(weapon)
+    citations = Citation.objects.filter(allegation__incident_id__in=incident_ids)
+    for allegation, organization in citations.order_by().values_list("allegation_id", "source__organization_id"):
+        rows[allegation][5].append(organization)
+    for row in rows.values():  # the same facts however the rows were read
+        row[3].sort()
+        row[4].sort()
+        row[5].sort()
+    return result
+
+
+def contribution(facts, counts=None, key=(), sign=1):
+    """What an incident with these facts adds to the totals, without a facet ("") and for each facet value
+    among its allegations: into `counts` (a new Counter if none), keyed (*key, facet, section, side id,
+    party id, name), each count times `sign`. `key` is the incident's (status, visibility, conflict, first month,
+    last month) or nothing; a facet's totals are not kept by month, so its months are left 0 and sum together."""
+    counts = Counter() if counts is None else counts
+    allegations, figures = facts["allegations"], facts["figures"]
+    unmonthed = (*key[:3], 0, 0) if key else ()
+    _count(counts, (*key, ""), allegations, figures, sign)
+    categories, violations, grades, cluster = set(), set(), set(), False
+    for _side, _party, confidence, violation_ids, weapons, _organizations in allegations:
+        grades.add(confidence)
+        violations.update(violation_ids)
+        for category, is_cluster in weapons:
+            categories.add(category)
+            cluster = cluster or bool(is_cluster)
+    for category in categories:
+        _count(counts, (*unmonthed, facet("weapon_category", category)),
+               [a for a in allegations if any(c == category for c, _ in a[4])], figures, sign, category=category)
+    for violation in violations:
+        _count(counts, (*unmonthed, facet("violation", violation)), [a for a in allegations if violation in a[3]],
+               figures, sign, violation=violation)
+    for grade in grades:
+        _count(counts, (*unmonthed, facet("confidence", grade)), [a for a in allegations if a[2] == grade],
+               figures, sign)
+    if cluster:
+        _count(counts, (*unmonthed, facet("cluster", "yes")), [a for a in allegations if any(k for _, k in a[4])],
+               figures, sign, cluster=True)
+    return counts
+
+
+def _count(counts, key, allegations, figures, sign, violation=None, category=None, cluster=False):
+    """Add the contribution of these allegations (and the incident's figures) under `key` (ending with the
+    facet). A facet of one violation type or weapon category (or of cluster munitions) counts only those in
+    its own table."""
+    columns = {("casualties_all", 0, 0)}
+    for side, party, confidence, violation_ids, weapons, organizations in allegations:
+        counts[(*key, "allegations", side, party, confidence)] += sign
+        for violation_id in violation_ids:
+            if violation is None or violation_id == violation:
+                counts[(*key, "violation", side, party, str(violation_id))] += sign
+        # An allegation naming two weapons of one category counts once under it.
+        for weapon_category in {c for c, is_cluster in weapons
+                                if (category is None or c == category) and (is_cluster or not cluster)}:
+            counts[(*key, "weapon", side, party, weapon_category)] += sign
+        for organization in organizations:
+            counts[(*key, "organization", side, party, str(organization))] += sign
         if side:
-            columns[incident_id].add(("casualties_side", side, 0))
+            columns.add(("casualties_side", side, 0))
         if party:
-            columns[incident_id].add(("casualties_party", 0, party))
+            columns.add(("casualties_party", 0, party))
         if side and party:
             # For a balance of one side's (or one party's) allegations: each party's (side's) share of them.
-            columns[incident_id].add(("casualties_pair", side, party))
+            columns.add(("casualties_pair", side, party))
         if not side and not party:
-            columns[incident_id].add(("casualties_unattributed", 0, 0))
-    for incident_id, *figures in Incident.objects.filter(pk__in=incident_ids).order_by().values_list("pk", *CASUALTIES):
-        counts = result[incident_id]
-        for section, side, party in columns[incident_id] | {("casualties_all", 0, 0)}:
-            counts[(section, side, party, "incidents")] += 1
-            for name, value in zip(CASUALTIES, figures):
-                if value is not None:
-                    counts[(section, side, party, f"total_{name}")] += value
-                    counts[(section, side, party, f"known_{name}")] += 1
-    return result
+            columns.add(("casualties_unattributed", 0, 0))
+    known = [(f"total_{name}", f"known_{name}", value * sign)
+             for name, value in zip(CASUALTIES, figures) if value is not None]
+    for section, side, party in columns:
+        column = (*key, section, side, party)
+        counts[(*column, "incidents")] += sign
+        for total, count, value in known:
+            counts[(*column, total)] += value
+            counts[(*column, count)] += sign
 
 
 def month(day):
@@ -119,18 +189,20 @@ def _record_keys(incident_ids, Incident):
             for pk, status, visibility, conflict, start, end, precision in rows}
 
 
-KEY = "status, visibility, conflict_id, section, side_id, party_id, key"
+KEY = "facet, status, visibility, conflict_id, section, side_id, party_id, key"
+MONTH_KEY = "status, visibility, conflict_id, section, side_id, party_id, key, first_month, last_month"
 
 
 def _add(deltas, tables):
     """Move the totals by `deltas` (keyed with the months): insert a key's row, or add to the row there."""
     overall, by_month = tables
-    plain = Counter()
-    for (status, visibility, conflict, _first, _last, *rest), n in deltas.items():
-        plain[(status, visibility, conflict, *rest)] += n
+    plain, monthly = Counter(), Counter()
+    for (status, visibility, conflict, first, last, facet, *rest), n in deltas.items():
+        plain[(facet, status, visibility, conflict, *rest)] += n
+        if not facet:
+            monthly[(status, visibility, conflict, *rest, first, last)] += n
     _upsert(overall, KEY, plain)
-    _upsert(by_month, KEY + ", first_month, last_month",
-            {(s, v, c, *rest, first, last): n for (s, v, c, first, last, *rest), n in deltas.items()})
+    _upsert(by_month, MONTH_KEY, monthly)
 
 
 def _upsert(model, key, deltas):
@@ -158,8 +230,7 @@ def refresh(incident_ids, apps=installed_apps):
     incident_ids = list(incident_ids)
     deltas = Counter()
     for tally in IncidentTally.objects.filter(incident_id__in=incident_ids):
-        for section, side, party, key, n in tally.counts:
-            deltas[(*_stored(tally), section, side, party, key)] -= n
+        contribution(tally.facts, deltas, _stored(tally), sign=-1)
     IncidentTally.objects.filter(incident_id__in=incident_ids).delete()
     add_new(incident_ids, apps, deltas)
 
@@ -167,22 +238,20 @@ def refresh(incident_ids, apps=installed_apps):
 def add_new(incident_ids, apps=installed_apps, deltas=None, defer=False):
     """Add the contributions of incidents that have none stored (a bulk load's new rows), with `deltas` if given.
 
-    With `defer`, store the incidents' contributions but leave the totals: return the deltas, for `apply()`
-    to add with those of later batches (a bulk load then moves each total once, not once per batch)."""
+    With `defer`, store the incidents' facts but leave the totals: return the deltas, for `apply()` to add
+    with those of later batches (a bulk load then moves each total once, not once per batch)."""
     Incident, _, _, tables, IncidentTally = _models(apps)
     deltas = Counter() if deltas is None else deltas
     keys = _record_keys(incident_ids, Incident)
-    now = contributions(list(keys), apps)
-    for pk, counts in now.items():
-        for (section, side, party, key), n in counts.items():
-            deltas[(*keys[pk], section, side, party, key)] += n
+    now = facts(list(keys), apps)
+    for pk, incident_facts in now.items():
+        contribution(incident_facts, deltas, keys[pk])
     if not defer:
         _add(deltas, tables)
     IncidentTally.objects.bulk_create(
         [IncidentTally(incident_id=pk, status=keys[pk][0], visibility=keys[pk][1], conflict_id=keys[pk][2],
-                       first_month=keys[pk][3], last_month=keys[pk][4],
-                       counts=[[*key, n] for key, n in sorted(counts.items())])
-         for pk, counts in now.items()],
+                       first_month=keys[pk][3], last_month=keys[pk][4], facts=incident_facts)
+         for pk, incident_facts in now.items()],
         batch_size=500,
     )
     return deltas
@@ -200,10 +269,8 @@ def moved(incident):
     if stored is None:
         return refresh([incident.pk])
     after = (incident.status, incident.visibility, _id(incident.conflict_id), stored.first_month, stored.last_month)
-    deltas = Counter()
-    for section, side, party, key, n in stored.counts:
-        deltas[(*_stored(stored), section, side, party, key)] -= n
-        deltas[(*after, section, side, party, key)] += n
+    deltas = contribution(stored.facts, key=_stored(stored), sign=-1)
+    contribution(stored.facts, deltas, after)
     _add(deltas, tables)
     IncidentTally.objects.filter(incident_id=incident.pk).update(
         status=after[0], visibility=after[1], conflict_id=after[2]
@@ -246,16 +313,21 @@ def rebuild(apps=installed_apps, progress=None):
     return len(ids)
 
 
-def totals(statuses, visibilities, conflict_ids=None, months=None, sections=None):
+def totals(statuses, visibilities, conflict_ids=None, months=None, sections=None, facet=""):
     """{(section, side id, party id, key): n} summed over the given statuses, visibilities and conflicts, and
     with `months` (first, last as YYYYMM, either None), over the incidents whose span overlaps those months;
-    of the given sections only, if any."""
+    of the given sections only, if any; of the allegations of one facet (`facet()`), if given (facets are not
+    kept by month)."""
     from django.db.models import Sum
 
     from .models import BalanceTally, BalanceTallyByMonth
 
-    rows = (BalanceTally if months is None else BalanceTallyByMonth).objects.filter(
-        status__in=statuses, visibility__in=visibilities)
+    if months is None:
+        rows = BalanceTally.objects.filter(facet=facet, status__in=statuses, visibility__in=visibilities)
+    elif facet:
+        raise ValueError("The totals of a facet are not kept by month.")
+    else:
+        rows = BalanceTallyByMonth.objects.filter(status__in=statuses, visibility__in=visibilities)
     if conflict_ids is not None:
         rows = rows.filter(conflict_id__in=conflict_ids)
     if sections is not None:

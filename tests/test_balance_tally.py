@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from incidents import balance, services, tally
+from incidents.filters import filter_incidents
 from incidents.documents import data_from_incident, document_of, sha256_of
 from incidents.models import BalanceTally, BalanceTallyByMonth, Conflict, Incident, IncidentTally
 from tests import factories
@@ -21,7 +22,7 @@ def fast_hashing(settings):
 
 def stored():
     fields = ["status", "visibility", "conflict_id", "section", "side_id", "party_id", "key", "n"]
-    return (sorted(BalanceTally.objects.exclude(n=0).values_list(*fields))
+    return (sorted(BalanceTally.objects.exclude(n=0).values_list("facet", *fields))
             + sorted(BalanceTallyByMonth.objects.exclude(n=0).values_list(*fields, "first_month", "last_month")))
 
 
@@ -39,8 +40,6 @@ def cells(result):
 
 
 def both_ways(query, user=None):
-    from incidents.filters import filter_incidents
-
     request = request_for(query, user)
     filterset, _ = filter_incidents(request)
     assert balance._tallied(filterset) is not None, f"{query} should be read from the tally"
@@ -113,23 +112,51 @@ def test_a_balance_read_from_the_totals_equals_the_balance_counted_live(research
                {"date_from": "2019", "date_to": "2019"}, {"date_from": "2020-10", "party": "east-army"}, {"party": "west-army"}, {"party": "east-army", "conflict": "second-war"},
                {"side": "east"}, {"side": "west", "party": "west-army"}, {"side": "east", "party": "west-army"},
                {"unattributed": "yes"}, {"unattributed": "yes", "party": "east-army"}]
+    # One value of one facet, alone, with a side, a party, both, the unattributed allegations or a conflict.
+    facets = [{"weapon_category": "small_arms"}, {"weapon_category": "unguided_artillery_rocket"},
+              {"weapon_category": "cluster_munition_rocket"}, {"violation": "indiscriminate-attack"},
+              {"violation": "unlawful-killing"}, {"confidence": "verified"}, {"confidence": "party_claim"},
+              {"cluster": "yes"}]
+    narrowing = [{}, {"side": "east"}, {"party": "west-army"}, {"side": "east", "party": "east-army"},
+                 {"unattributed": "yes"}, {"conflict": "second-war"}]
+    queries += [{**one, **narrower} for one in facets for narrower in narrowing]
     if staff:
-        queries += [{"status": "draft"}, {"status": ["published", "draft"], "conflict": "second-war"}]
+        queries += [{"status": "draft"}, {"status": ["published", "draft"], "conflict": "second-war"},
+                    {"status": "draft", "weapon_category": "small_arms"}]
     for query in queries:
         tallied, live = both_ways(query, user)
         assert [c.label for c in tallied.columns] == [c.label for c in live.columns], query
         assert cells(tallied) == cells(live), query
+        filterset = filter_incidents(request_for(query, user))[0]
+        assert filterset.counts() == filterset.counts(live=True) == tallied.counts, query
+
+
+def test_the_totals_of_a_facet_count_only_its_own_value_in_its_table(researcher):
+    """A balance of one weapon category shows that category, not the other weapons of the same allegations
+    (a4 names a Grad and a cluster rocket), and one of cluster munitions only their categories."""
+    build()
+    rows = lambda result, slug: {row.label: row.cells[-1].value  # noqa: E731
+                                 for section in result.sections if section.slug == slug for row in section.rows}
+    tallied, _ = both_ways({"weapon_category": "unguided_artillery_rocket"})
+    assert rows(tallied, "weapons") == {"Unguided artillery rocket": 2}
+    tallied, _ = both_ways({"cluster": "yes"})
+    assert rows(tallied, "weapons") == {"Cluster munition rocket": 2}
+    tallied, _ = both_ways({"violation": "indiscriminate-attack"})
+    assert set(rows(tallied, "violations")) == {"Indiscriminate attack"}
 
 
 def test_any_other_filter_or_several_parties_or_sides_are_counted_live(researcher):
-    from incidents.filters import filter_incidents
-
     build()
     for query in ({"party": ["west-army", "east-army"]}, {"date_from": "2020-11-02"}, {"date_to": "2020-11-29"},
                   {"q": "market"},
-                  {"weapon_category": "small_arms"}, {"side": "east", "confidence": "verified"}):
+                  {"weapon_category": ["small_arms", "unguided_artillery_rocket"]},
+                  {"weapon_category": "small_arms", "confidence": "verified"},
+                  {"side": "east", "confidence": ["verified", "party_claim"]},
+                  {"weapon_category": "small_arms", "date_from": "2020-10"}, {"weapon": "grad"},
+                  {"organization": "watch"}, {"organization_kind": "ngo"}):
         filterset, _ = filter_incidents(request_for(query))
         assert balance._tallied(filterset) is None, query
+        assert balance.tallied_counts(filterset) is None, query
 
 
 @pytest.mark.parametrize("chunk, apply_every", [(tally.CHUNK, tally.APPLY_EVERY), (1, 2)])
@@ -159,6 +186,12 @@ def test_a_weapon_type_changing_category_is_recounted_in_the_incidents_that_name
     before, after = recounted()
     assert before == after
 
+    # Whether it is a cluster munition is kept too (the facet cluster=yes).
+    update_weapon_type(actor=researcher, weapon=grad, is_cluster_munition="yes")
+    before, after = recounted()
+    assert before == after
+    assert any(row[0] == "cluster=yes" and row[7] == "small_arms" for row in before)
+
 
 def test_a_source_moving_to_another_organization_is_recounted_in_the_incidents_citing_it(researcher):
     from sources import services as source_services
@@ -172,7 +205,8 @@ def test_a_source_moving_to_another_organization_is_recounted_in_the_incidents_c
     assert before == after
 
 
-def test_a_weapon_type_changing_category_in_the_admin_is_recounted_too(admin_client):
+@pytest.mark.parametrize("change", [{"category": "small_arms"}, {"is_cluster_munition": "yes"}])
+def test_a_weapon_type_changing_category_in_the_admin_is_recounted_too(admin_client, change):
     from django.forms.models import model_to_dict
     from django.urls import reverse
 
@@ -182,7 +216,7 @@ def test_a_weapon_type_changing_category_in_the_admin_is_recounted_too(admin_cli
     grad = WeaponType.objects.get(name="Grad")
     data = {name: value for name, value in model_to_dict(grad).items() if value is not None}
     response = admin_client.post(reverse("admin:incidents_weapontype_change", args=[grad.pk]),
-                                 {**data, "category": "small_arms"})
+                                 {**data, **change})
 
     assert response.status_code == 302, response.content.decode()[:2000]
     before, after = recounted()

@@ -206,9 +206,9 @@ def test_a_batch_of_sources_checks_that_each_organization_exists(researcher, kno
 
 def tally_state():
     totals = BalanceTally.objects.exclude(n=0).values_list(
-        "status", "visibility", "conflict_id", "section", "side_id", "party_id", "key", "n"
+        "facet", "status", "visibility", "conflict_id", "section", "side_id", "party_id", "key", "n"
     )
-    stored = IncidentTally.objects.values_list("incident_id", "status", "visibility", "conflict_id", "counts")
+    stored = IncidentTally.objects.values_list("incident_id", "status", "visibility", "conflict_id", "facts")
     return sorted(totals), sorted(stored)
 
 
@@ -230,4 +230,4 @@ def test_an_import_leaves_the_balance_tally_a_full_recount_gives(researcher, rev
     tally.rebuild()
 
     assert tally_state() == after_import
-    assert any(row[0] == "in_review" for row in after_import[0])
+    assert any(row[1] == "in_review" for row in after_import[0])
