@@ -19,11 +19,14 @@ value that parameter had). A zero has no link: there is nothing behind it.
 """
 import calendar
 import datetime
+import os
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.db import connection
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
@@ -191,16 +194,16 @@ def live_totals(filterset):
     """{(section, side id, party id, key): n}, the shape of `tally.totals()`, counted from the allegations that
     match the filter (with an allegation filter, the casualties of all the incidents that have one too).
 
-    The matching allegations are found once (a materialized WITH), then each section joins its rows to them
-    with the primary-key indexes. Where the filter names violation types, weapons or organizations, a
-    section counts only the rows the filter selected (a filter of one weapon category shows that category,
-    not the other weapons of the same allegations), as the list does: a cell's link replaces that parameter.
+    The matching allegations are found once per statement (a materialized WITH), then each section joins its
+    rows to them with the primary-key indexes. Where the filter names violation types, weapons or
+    organizations, a section counts only the rows the filter selected (a filter of one weapon category shows
+    that category, not the other weapons of the same allegations), as the list does: a cell's link replaces
+    that parameter. The sections are counted in two statements, run side by side (`_run_side_by_side()`).
     """
     data = filterset.cleaned()
     matching = filterset.allegations().order_by().values_list(
         "pk", "incident_id", "perpetrator_side_id", "perpetrator_id", "confidence").distinct()
-    matching_sql, params = matching.query.sql_with_params()
-    params = list(params)
+    matching_sql, matching_params = matching.query.sql_with_params()
     quote = connection.ops.quote_name
     table = {
         "violations": Allegation.violation_types.through._meta.db_table,
@@ -213,12 +216,11 @@ def live_totals(filterset):
     table = {name: quote(value) for name, value in table.items()}
 
     def restricted(column, queryset):
-        """A condition that `column` is one of the rows `queryset` selects (in SQL, with its params)."""
-        sql, more = queryset.order_by().values("pk").query.sql_with_params()
-        params.extend(more)
-        return f" AND {column} IN ({sql})"
+        """A condition that `column` is one of the rows `queryset` selects: (SQL, params)."""
+        sql, params = queryset.order_by().values("pk").query.sql_with_params()
+        return f" AND {column} IN ({sql})", list(params)
 
-    violation_condition = weapon_condition = organization_condition = ""
+    violation_condition = weapon_condition = organization_condition = ("", [])
     if data.get("violation"):
         violations = ViolationType.objects.filter(pk__in=[entry.pk for entry in data["violation"]])
         violation_condition = restricted("t.violationtype_id", violations)
@@ -251,38 +253,40 @@ def live_totals(filterset):
         return (
             f"SELECT '{section}', {side}, {party}, '', COUNT(*), {figures} FROM "
             f"(SELECT DISTINCT incident_id{kept} FROM m WHERE {which}) d "
-            f"JOIN {table['incident']} i ON i.id = d.incident_id{grouped}"
+            f"JOIN {table['incident']} i ON i.id = d.incident_id{grouped}", []
         )
 
-    sql = f"""
-        WITH m (id, incident_id, side, party, confidence) AS MATERIALIZED ({matching_sql})
-        SELECT 'allegations', {pair}, m.confidence, COUNT(*), {counts} FROM m GROUP BY m.side, m.party, m.confidence
-        UNION ALL
-        SELECT 'violation', {pair}, CAST(t.violationtype_id AS TEXT), COUNT(*), {counts}
-        FROM m JOIN {table['violations']} t ON t.allegation_id = m.id{violation_condition}
-        GROUP BY m.side, m.party, t.violationtype_id
-        UNION ALL
-        SELECT 'weapon', {pair}, w.category, COUNT(DISTINCT m.id), {counts}
-        FROM m JOIN {table['weapons']} t ON t.allegation_id = m.id{weapon_condition}
-        JOIN {table['weapon']} w ON w.id = t.weapontype_id
-        GROUP BY m.side, m.party, w.category
-        UNION ALL
-        SELECT 'organization', {pair}, CAST(s.organization_id AS TEXT), COUNT(*), {counts}
-        FROM m JOIN {table['citation']} c ON c.allegation_id = m.id
-        JOIN {table['source']} s ON s.id = c.source_id{organization_condition}
-        GROUP BY m.side, m.party, s.organization_id
-        UNION ALL
-        {casualties("casualties_side", "side", "side IS NOT NULL")}
-        UNION ALL
-        {casualties("casualties_party", "party", "party IS NOT NULL")}
-        UNION ALL
-        {casualties("casualties_unattributed", "", "side IS NULL AND party IS NULL")}
-        {"UNION ALL " + casualties("casualties_all", "", "1 = 1") if filterset.has_allegation_filter() else ""}
-    """
+    sections = {
+        "allegations": (f"SELECT 'allegations', {pair}, m.confidence, COUNT(*), {counts} FROM m "
+                        f"GROUP BY m.side, m.party, m.confidence", []),
+        "violation": (f"SELECT 'violation', {pair}, CAST(t.violationtype_id AS TEXT), COUNT(*), {counts} "
+                      f"FROM m JOIN {table['violations']} t ON t.allegation_id = m.id{violation_condition[0]} "
+                      f"GROUP BY m.side, m.party, t.violationtype_id", violation_condition[1]),
+        "weapon": (f"SELECT 'weapon', {pair}, w.category, COUNT(DISTINCT m.id), {counts} "
+                   f"FROM m JOIN {table['weapons']} t ON t.allegation_id = m.id{weapon_condition[0]} "
+                   f"JOIN {table['weapon']} w ON w.id = t.weapontype_id "
+                   f"GROUP BY m.side, m.party, w.category", weapon_condition[1]),
+        "organization": (f"SELECT 'organization', {pair}, CAST(s.organization_id AS TEXT), COUNT(*), {counts} "
+                         f"FROM m JOIN {table['citation']} c ON c.allegation_id = m.id "
+                         f"JOIN {table['source']} s ON s.id = c.source_id{organization_condition[0]} "
+                         f"GROUP BY m.side, m.party, s.organization_id", organization_condition[1]),
+        "casualties_side": casualties("casualties_side", "side", "side IS NOT NULL"),
+        "casualties_party": casualties("casualties_party", "party", "party IS NOT NULL"),
+        "casualties_unattributed": casualties("casualties_unattributed", "", "side IS NULL AND party IS NULL"),
+    }
+    if filterset.has_allegation_filter():
+        sections["casualties_all"] = casualties("casualties_all", "", "1 = 1")
+    statements = []
+    for group in SECTION_GROUPS:
+        parts = [sections[name] for name in group if name in sections]
+        statements.append((
+            f"WITH m (id, incident_id, side, party, confidence) AS MATERIALIZED ({matching_sql}) "
+            + " UNION ALL ".join(sql for sql, _ in parts),
+            [*matching_params, *(param for _, params in parts for param in params)],
+        ))
     totals = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for section, side, party, key, n, *more in cursor.fetchall():
+    for rows in _run_side_by_side(statements):
+        for section, side, party, key, n, *more in rows:
             if not section.startswith("casualties"):
                 totals[(section, side, party, key)] = n
                 continue
@@ -293,6 +297,42 @@ def live_totals(filterset):
                 totals[(section, side, party, f"total_{name}")] = total or 0
                 totals[(section, side, party, f"known_{name}")] = known
     return totals
+
+
+# The sections of a live count in two statements of about equal cost (each finds the matching allegations).
+SECTION_GROUPS = [
+    ["allegations", "violation", "weapon", "casualties_party", "casualties_unattributed"],
+    ["organization", "casualties_side", "casualties_all"],
+]
+
+
+def _fetch(statement, using):
+    sql, params = statement
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _fetch_on_own_connection(statement, using):
+    """In a worker thread, which Django gives a connection of its own: closed when done."""
+    try:
+        return _fetch(statement, using)
+    finally:
+        connections[using].close()
+
+
+def _run_side_by_side(statements, using=DEFAULT_DB_ALIAS):
+    """The rows of each statement. On a machine with cores to spare, the statements after the first run at the
+    same time on connections of their own, each database answering from its own core: a count over hundreds of
+    thousands of allegations then takes about half as long. Inside a transaction they all run on the request's
+    connection, which alone sees what the transaction wrote (and so in tests)."""
+    if (not getattr(settings, "ARCHIVE_PARALLEL_COUNTS", True) or len(statements) < 2
+            or connections[using].in_atomic_block or (os.cpu_count() or 1) < 2):
+        return [_fetch(statement, using) for statement in statements]
+    with ThreadPoolExecutor(max_workers=len(statements) - 1) as pool:
+        others = [pool.submit(_fetch_on_own_connection, statement, using) for statement in statements[1:]]
+        first = _fetch(statements[0], using)
+        return [first, *(future.result() for future in others)]
 
 
 TALLIED_FILTERS = {"conflict", "status", "sort", "date_from", "date_to"}

@@ -301,3 +301,4 @@ def test_the_balance_page_makes_the_same_number_of_queries_whatever_the_data_siz
         charge("North raiders", "North", ["unlawful-killing"], ["Rifle"], "single_source", ["Watch"]),
     ])
     assert queries() == small
+

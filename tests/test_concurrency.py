@@ -1,17 +1,20 @@
-"""Two reviewers approving the same revision at the same moment produce exactly one approval.
+"""Two reviewers approving the same revision at the same moment produce exactly one approval; a live balance
+count split over two connections counts what one connection counts.
 
 The threads need committed data and connections of their own, so these tests
 run in committed transactions (`transactional_db`) against a database file or
 server that every thread can open. CI runs them on SQLite and on PostgreSQL.
 """
 import threading
+from unittest import mock
 
 import pytest
 from django.db import connection
 
 from archive import audit, triggers
 from archive.models import AuditEvent
-from incidents import services
+from incidents import balance, services
+from incidents.filters import filter_incidents
 from incidents.documents import data_from_incident, document_of, sha256_of
 from incidents.models import Decision, Incident, Review, Status
 from tests import factories
@@ -110,3 +113,32 @@ def test_two_reviewers_approving_a_working_revision_at_once_replace_the_publishe
         (published.pk, "Shelling of the central market", 2)
     ]
     assert audit.verify().ok
+
+
+def test_a_live_count_runs_its_two_statements_side_by_side_and_counts_what_one_connection_counts(committed, settings):
+    """Outside a transaction the second statement runs on a connection of its own, in a worker thread; the
+    totals are those the request's connection alone counts (in a transaction everything runs on it)."""
+    from tests.test_balance import build, request_for
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    build()
+    own_connection = []
+    real = balance._fetch_on_own_connection
+
+    def spy(statement, using):
+        own_connection.append(threading.get_ident())
+        return real(statement, using)
+
+    query = {"weapon_category": ["cluster_munition_rocket", "unguided_artillery_rocket"], "organization": "watch"}
+    filterset, _ = filter_incidents(request_for(query))
+    with mock.patch.object(balance, "_fetch_on_own_connection", spy), mock.patch("os.cpu_count", return_value=2):
+        side_by_side = balance.live_totals(filterset)
+    assert own_connection and own_connection[0] != threading.get_ident()
+    settings.ARCHIVE_PARALLEL_COUNTS = False
+    own_connection.clear()
+    with mock.patch.object(balance, "_fetch_on_own_connection", spy):
+        one_connection = balance.live_totals(filterset)
+    assert not own_connection
+    assert side_by_side == one_connection
+    assert {section for section, *_ in side_by_side} >= {"allegations", "organization", "casualties_side",
+                                                         "casualties_all", "weapon", "violation"}
