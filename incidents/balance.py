@@ -39,7 +39,7 @@ from sources.models import Citation, Organization, Source
 from . import tally
 from .filters import _given, _organization_kind_condition, overlapping, within
 from .models import (
-    Allegation, Confidence, Incident, Party, Side, Status, ViolationType, Visibility, WeaponCategory, WeaponType,
+    Allegation, Confidence, Party, Side, Status, ViolationType, Visibility, WeaponCategory, WeaponType,
 )
 
 CASUALTIES = ["civilians_killed_min", "civilians_killed_max", "civilians_injured_min", "civilians_injured_max"]
@@ -201,8 +201,10 @@ def live_totals(filterset):
     that parameter. The sections are counted in two statements, run side by side (`_run_side_by_side()`).
     """
     data = filterset.cleaned()
+    # Each matching allegation with its incident's figures, so that the casualty sections read no incident.
     matching = filterset.allegations().order_by().values_list(
-        "pk", "incident_id", "perpetrator_side_id", "perpetrator_id", "confidence").distinct()
+        "pk", "incident_id", "perpetrator_side_id", "perpetrator_id", "confidence",
+        *[f"incident__{name}" for name in CASUALTIES]).distinct()
     matching_sql, matching_params = matching.query.sql_with_params()
     quote = connection.ops.quote_name
     table = {
@@ -211,7 +213,6 @@ def live_totals(filterset):
         "weapon": WeaponType._meta.db_table,
         "citation": Citation._meta.db_table,
         "source": Source._meta.db_table,
-        "incident": Incident._meta.db_table,
     }
     table = {name: quote(value) for name, value in table.items()}
 
@@ -242,8 +243,9 @@ def live_totals(filterset):
         organization_condition = restricted("s.organization_id", Organization.objects.filter(organization_filter))
     none = "CAST(NULL AS BIGINT)"
     counts = ", ".join([none] * 8)
-    figures = ", ".join(
-        [f"SUM(i.{name})" for name in CASUALTIES] + [f"COUNT(i.{name})" for name in CASUALTIES])
+    figure_columns = ", ".join(f"f{index}" for index in range(len(CASUALTIES)))
+    figures = ", ".join([f"SUM(d.f{index})" for index in range(len(CASUALTIES))]
+                        + [f"COUNT(d.f{index})" for index in range(len(CASUALTIES))])
     pair = "COALESCE(m.side, 0), COALESCE(m.party, 0)"
 
     def casualties(section, column, which):
@@ -252,8 +254,7 @@ def live_totals(filterset):
         kept, grouped = (f", {column}", f" GROUP BY d.{column}") if column else ("", "")
         return (
             f"SELECT '{section}', {side}, {party}, '', COUNT(*), {figures} FROM "
-            f"(SELECT DISTINCT incident_id{kept} FROM m WHERE {which}) d "
-            f"JOIN {table['incident']} i ON i.id = d.incident_id{grouped}", []
+            f"(SELECT DISTINCT incident_id{kept}, {figure_columns} FROM m WHERE {which}) d{grouped}", []
         )
 
     sections = {
@@ -280,7 +281,7 @@ def live_totals(filterset):
     for group in SECTION_GROUPS:
         parts = [sections[name] for name in group if name in sections]
         statements.append((
-            f"WITH m (id, incident_id, side, party, confidence) AS MATERIALIZED ({matching_sql}) "
+            f"WITH m (id, incident_id, side, party, confidence, {figure_columns}) AS MATERIALIZED ({matching_sql}) "
             + " UNION ALL ".join(sql for sql, _ in parts),
             [*matching_params, *(param for _, params in parts for param in params)],
         ))

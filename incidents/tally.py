@@ -37,7 +37,7 @@ category and a source's organization: the services that change them recount
 the incidents concerned (`refresh_where()`). `rebuild()` (and `manage.py
 rebuild_tally`) recounts everything, after a bulk load.
 """
-from collections import Counter, defaultdict
+from collections import Counter
 
 from django.apps import apps as installed_apps
 from django.db import connection, transaction
