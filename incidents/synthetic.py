@@ -25,7 +25,7 @@ from .models import (
 )
 
 PREFIX = "SYN-"
-TALLY_EVERY = 50_000
+TALLY_EVERY = 200_000
 MARK = "[synthetic]"
 CONFIDENCE_WEIGHTS = {"verified": 20, "corroborated": 25, "single_source": 30, "party_claim": 15, "contested": 7, "discounted": 3}
 STATUS_WEIGHTS = {"published": 90, "in_review": 6, "draft": 4}
