@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
@@ -314,10 +314,16 @@ def _fetch(statement, using):
         return cursor.fetchall()
 
 
-def _fetch_on_own_connection(statement, using):
-    """In a worker thread, which Django gives a connection of its own: closed when done."""
+def _fetch_on_own_connection(statement, using, snapshot=None):
+    """In a worker thread, which Django gives a connection of its own (closed when done); on PostgreSQL in the
+    snapshot the request's connection exported, so that both statements count the same committed rows."""
     try:
-        return _fetch(statement, using)
+        if snapshot is None:
+            return _fetch(statement, using)
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+            return _fetch(statement, using)
     finally:
         connections[using].close()
 
@@ -326,12 +332,25 @@ def _run_side_by_side(statements, using=DEFAULT_DB_ALIAS):
     """The rows of each statement. On a machine with cores to spare, the statements after the first run at the
     same time on connections of their own, each database answering from its own core: a count over hundreds of
     thousands of allegations then takes about half as long. Inside a transaction they all run on the request's
-    connection, which alone sees what the transaction wrote (and so in tests)."""
+    connection, which alone sees what the transaction wrote (and so in tests).
+
+    On PostgreSQL the request's connection exports its snapshot and the others read in it: all the statements
+    see the same committed rows. SQLite cannot share a snapshot: a write committed in the moment between the
+    statements' starts can show in one half of the page until it is reloaded."""
     if (not getattr(settings, "ARCHIVE_PARALLEL_COUNTS", True) or len(statements) < 2
             or connections[using].in_atomic_block or (os.cpu_count() or 1) < 2):
         return [_fetch(statement, using) for statement in statements]
+    if connections[using].vendor != "postgresql":
+        return _side_by_side(statements, using)
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute("SELECT pg_export_snapshot()")
+        return _side_by_side(statements, using, cursor.fetchone()[0])
+
+
+def _side_by_side(statements, using, snapshot=None):
     with ThreadPoolExecutor(max_workers=len(statements) - 1) as pool:
-        others = [pool.submit(_fetch_on_own_connection, statement, using) for statement in statements[1:]]
+        others = [pool.submit(_fetch_on_own_connection, statement, using, snapshot) for statement in statements[1:]]
         first = _fetch(statements[0], using)
         return [first, *(future.result() for future in others)]
 

@@ -125,15 +125,17 @@ def test_a_live_count_runs_its_two_statements_side_by_side_and_counts_what_one_c
     own_connection = []
     real = balance._fetch_on_own_connection
 
-    def spy(statement, using):
-        own_connection.append(threading.get_ident())
-        return real(statement, using)
+    def spy(statement, using, snapshot=None):
+        own_connection.append((threading.get_ident(), snapshot))
+        return real(statement, using, snapshot)
 
     query = {"weapon_category": ["cluster_munition_rocket", "unguided_artillery_rocket"], "organization": "watch"}
     filterset, _ = filter_incidents(request_for(query))
     with mock.patch.object(balance, "_fetch_on_own_connection", spy), mock.patch("os.cpu_count", return_value=2):
         side_by_side = balance.live_totals(filterset)
-    assert own_connection and own_connection[0] != threading.get_ident()
+    assert own_connection and own_connection[0][0] != threading.get_ident()
+    # On PostgreSQL in the snapshot the request's connection exported.
+    assert (own_connection[0][1] is not None) == (connection.vendor == "postgresql")
     settings.ARCHIVE_PARALLEL_COUNTS = False
     own_connection.clear()
     with mock.patch.object(balance, "_fetch_on_own_connection", spy):
@@ -142,3 +144,25 @@ def test_a_live_count_runs_its_two_statements_side_by_side_and_counts_what_one_c
     assert side_by_side == one_connection
     assert {section for section, *_ in side_by_side} >= {"allegations", "organization", "casualties_side",
                                                          "casualties_all", "weapon", "violation"}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite cannot share a snapshot")
+def test_on_postgresql_the_second_statement_counts_in_the_snapshot_the_first_exported(committed):
+    """A write committed after the request's connection exported its snapshot is not counted by the other."""
+    from django.db import transaction
+
+    author = factories.user("rita", role="researcher")
+    factories.published_incident(author=author, reference_code="S1")
+    count = ("SELECT COUNT(*) FROM incidents_incident WHERE draft_of_id IS NULL", [])
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute("SELECT pg_export_snapshot()")
+        snapshot = cursor.fetchone()[0]
+        # Another connection commits a second incident now.
+        [written] = at_once(lambda: factories.published_incident(author=author, reference_code="S2"))
+        assert isinstance(written, Incident), written
+        [(in_snapshot,)], [(now,)] = at_once(
+            lambda: balance._fetch_on_own_connection(count, "default", snapshot),
+            lambda: balance._fetch_on_own_connection(count, "default"),
+        )
+    assert (in_snapshot, now) == (1, 2)
