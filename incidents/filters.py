@@ -27,6 +27,7 @@ from django import forms
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 from django.core.validators import ProhibitNullCharactersValidator
+from django.forms.utils import flatatt
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import slugify
@@ -120,6 +121,31 @@ class RepeatedTextInput(forms.Widget):
                 format_html(' aria-describedby="{}"', described) if described else "",
             ))
         return mark_safe(" ".join(boxes))
+
+
+class OptionsInPython:
+    """A select's options built in Python rather than by one template include per option: the filter form
+    has a few hundred options on every finding page, and rendering them took 4.5 of its 10.5 ms at 10^5
+    incidents. The HTML is Django's own (`select.html` and `select_option.html`), without their whitespace."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        groups = []
+        for group_name, options, _index in widget["optgroups"]:
+            html = mark_safe("".join(
+                format_html('<option value="{}"{}>{}</option>', option["value"], flatatt(option["attrs"]),
+                            option["label"]) for option in options))
+            groups.append(format_html('<optgroup label="{}">{}</optgroup>', group_name, html) if group_name else html)
+        return format_html('<select name="{}"{}>{}</select>', widget["name"], flatatt(widget["attrs"]),
+                           mark_safe("".join(groups)))
+
+
+class FastSelect(OptionsInPython, forms.Select):
+    pass
+
+
+class FastSelectMultiple(OptionsInPython, forms.SelectMultiple):
+    pass
 
 
 class RepeatedTextField(forms.Field):
@@ -263,37 +289,44 @@ class IncidentFilter(django_filters.FilterSet):
         help_text="Every word must appear in the title, summaries, allegation text or quoted sources.",
     )
     conflict = django_filters.ModelMultipleChoiceFilter(
-        queryset=Conflict.objects.order_by("name"), to_field_name="slug", label="Conflict"
+        queryset=Conflict.objects.order_by("name"), to_field_name="slug", label="Conflict", widget=FastSelectMultiple
     )
     side = django_filters.ModelMultipleChoiceFilter(
-        queryset=Side.objects.order_by("name"), to_field_name="slug", label="Alleged against side"
+        queryset=Side.objects.order_by("name"), to_field_name="slug", label="Alleged against side",
+        widget=FastSelectMultiple,
     )
     party = django_filters.ModelMultipleChoiceFilter(
-        queryset=Party.objects.order_by("name"), to_field_name="slug", label="Alleged against party"
+        queryset=Party.objects.order_by("name"), to_field_name="slug", label="Alleged against party",
+        widget=FastSelectMultiple,
     )
     unattributed = django_filters.ChoiceFilter(
         choices=[("yes", "Only allegations attributed to no party or side")], empty_label="Any attribution",
-        label="Unattributed",
+        label="Unattributed", widget=FastSelect,
     )
     violation = django_filters.ModelMultipleChoiceFilter(
-        queryset=ViolationType.objects.order_by("name"), to_field_name="slug", label="Violation"
+        queryset=ViolationType.objects.order_by("name"), to_field_name="slug", label="Violation",
+        widget=FastSelectMultiple,
     )
     weapon = TaxonomyLookupFilter(
         model=WeaponType, noun="weapon type", label="Weapon",
         help_text="Slug, name or any name sources use, e.g. lar-160, Smerch, BM-21 Grad.",
     )
-    weapon_category = django_filters.MultipleChoiceFilter(choices=WeaponCategory.choices, label="Weapon category")
+    weapon_category = django_filters.MultipleChoiceFilter(
+        choices=WeaponCategory.choices, label="Weapon category", widget=FastSelectMultiple
+    )
     cluster = django_filters.ChoiceFilter(
-        choices=[("yes", "Cluster munitions only")], empty_label="Any weapon", label="Cluster munitions"
+        choices=[("yes", "Cluster munitions only")], empty_label="Any weapon", label="Cluster munitions",
+        widget=FastSelect,
     )
     confidence = django_filters.MultipleChoiceFilter(
         choices=Confidence.choices, widget=forms.CheckboxSelectMultiple, label="Confidence of the allegation"
     )
     organization = django_filters.ModelMultipleChoiceFilter(
-        queryset=Organization.objects.order_by("name"), to_field_name="slug", label="Cited organization"
+        queryset=Organization.objects.order_by("name"), to_field_name="slug", label="Cited organization",
+        widget=FastSelectMultiple,
     )
     organization_kind = django_filters.MultipleChoiceFilter(
-        choices=ORGANIZATION_KIND_CHOICES, label="Kind of cited organization"
+        choices=ORGANIZATION_KIND_CHOICES, label="Kind of cited organization", widget=FastSelectMultiple
     )
     place = TaxonomyLookupFilter(
         model=Place, noun="place", label="Place", help_text="Slug or any of its names, e.g. Stepanakert or Khankendi."
@@ -308,7 +341,7 @@ class IncidentFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(
         choices=Status.choices, widget=forms.CheckboxSelectMultiple, label="Review status"
     )
-    sort = django_filters.ChoiceFilter(choices=SORT_CHOICES, empty_label=None, label="Sort by")
+    sort = django_filters.ChoiceFilter(choices=SORT_CHOICES, empty_label=None, label="Sort by", widget=FastSelect)
 
     ALLEGATION_FIELDS = (
         "side", "party", "unattributed", "violation", "weapon", "weapon_category", "cluster", "confidence",

@@ -399,3 +399,22 @@ def test_no_output_of_the_filter_reveals_unpublished_incidents_to_the_public(arc
         content = b"".join(response.streaming_content) if response.streaming else response.content
         for secret in (b"Secret scud strike", b"DRAFT", b"INREVIEW", b"RESTRICTED"):
             assert secret not in content, (name, user, secret)
+
+
+@pytest.mark.parametrize("fast, django_widget", [
+    ("FastSelect", "Select"), ("FastSelectMultiple", "SelectMultiple"),
+])
+def test_the_filter_forms_selects_built_in_python_are_djangos_html(fast, django_widget):
+    """The same elements, attributes and escaping as Django's templates, groups and selections included."""
+    from django import forms
+    from django.test.html import parse_html
+
+    from incidents import filters
+
+    choices = [("", "Any"), ("a&b", "A & <b>"), ("Group", [("c", "C"), ("d", 'D "quoted"')]), ("e", "E")]
+    value = ["a&b", "d"] if django_widget == "SelectMultiple" else "d"
+    attrs = {"id": "id_x", "aria-describedby": "id_x_helptext", "aria-invalid": "true", "data-none": False}
+    ours = getattr(filters, fast)(choices=choices).render("x", value, attrs)
+    djangos = getattr(forms, django_widget)(choices=choices).render("x", value, attrs)
+    assert parse_html(ours) == parse_html(djangos)  # whitespace between tags and the order of attributes aside
+    assert "selected" in ours and "&lt;b&gt;" in ours and "data-none" not in ours
