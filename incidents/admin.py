@@ -71,8 +71,7 @@ class WeaponTypeAdmin(TaxonomyAdmin):
     def save_model(self, request, obj, form, change):
         with transaction.atomic():
             super().save_model(request, obj, form, change)
-            if change and {"category", "is_cluster_munition"} & set(form.changed_data):
-                # The balance tally counts allegations by weapon category, and keeps those of cluster munitions.
+            if change and tally.WEAPON_FIELDS & set(form.changed_data):
                 tally.refresh_where(weapons=obj)
 
 

@@ -380,8 +380,8 @@ def _tally_facet(filterset):
 
 
 def _tallied_scope(filterset):
-    """(arguments of `tally.totals()`, side id, party id, unattributed) when the running totals answer the
-    filter, else None: it names nothing but conflicts, statuses, whole months of dates, at most one side, one
+    """(scope: the first arguments of `tally.totals()`, facet, side id, party id, unattributed) when the
+    running totals answer the filter, else None: it names nothing but conflicts, statuses, whole months of dates, at most one side, one
     party or the unattributed allegations, and, without months, at most one value of one facet."""
     data = filterset.cleaned()
     for name in NARROWING_FILTERS:
@@ -394,7 +394,7 @@ def _tallied_scope(filterset):
         return None
     want_side = data["side"][0].pk if data.get("side") else None
     want_party = data["party"][0].pk if data.get("party") else None
-    return (*scope, None, facet), want_side, want_party, data.get("unattributed") == "yes"
+    return scope, facet, want_side, want_party, data.get("unattributed") == "yes"
 
 
 def _tallied(filterset):
@@ -402,10 +402,10 @@ def _tallied(filterset):
     tallied = _tallied_scope(filterset)
     if tallied is None:
         return None
-    arguments, want_side, want_party, unattributed = tallied
-    totals = tally.totals(*arguments)
+    scope, facet, want_side, want_party, unattributed = tallied
+    totals = tally.totals(*scope, facet=facet)
     # The columns are every side and party in the incidents, as counted live from the incident filters alone.
-    columns = _columns(filterset) if arguments[-1] else _columns_of(_pairs(totals))
+    columns = _columns(filterset) if facet else _columns_of(_pairs(totals))
     return _from_totals(totals, columns, want_side, want_party, unattributed)
 
 
@@ -415,8 +415,7 @@ def tallied_counts(filterset):
     tallied = _tallied_scope(filterset)
     if tallied is None:
         return None
-    arguments, side, party, unattributed = tallied
-    statuses, visibilities, conflicts, months, _, facet = arguments
+    scope, facet, side, party, unattributed = tallied
     if unattributed and (side or party):
         return {"incidents": 0, "allegations": 0}  # no allegation is both unattributed and attributed
     if unattributed:
@@ -426,10 +425,9 @@ def tallied_counts(filterset):
     else:
         column = ("casualties_side", side, 0) if side else ("casualties_party", 0, party) if party else (
             "casualties_all", 0, 0)
-    totals = tally.totals(statuses, visibilities, conflicts, months, ["allegations", column[0]], facet)
-    allegations = sum(n for (section, row_side, row_party, _), n in totals.items() if section == "allegations"
-                      and (not side or row_side == side) and (not party or row_party == party)
-                      and (not unattributed or (not row_side and not row_party)))
+    totals = tally.totals(*scope, sections=["allegations", column[0]], facet=facet)
+    allegations = sum(n for (section, row_side, row_party, _), n in totals.items()
+                      if section == "allegations" and _narrowed_to(row_side, row_party, side, party, unattributed))
     return {"incidents": totals.get((*column, "incidents"), 0), "allegations": allegations}
 
 
@@ -463,8 +461,7 @@ def _from_totals(totals, columns, want_side=None, want_party=None, unattributed=
         by_section[section].append((side or None, party or None, key, n))
 
     def matches(side, party):
-        return ((want_side is None or side == want_side) and (want_party is None or party == want_party)
-                and (not unattributed or (side is None and party is None)))
+        return _narrowed_to(side, party, want_side, want_party, unattributed)
 
     def rows(section, fields):
         return [{"perpetrator_side": side, "perpetrator": party, **fields(key), "n": n}
@@ -489,6 +486,13 @@ def _from_totals(totals, columns, want_side=None, want_party=None, unattributed=
         }),
         casualties=_tallied_casualties(by_section, columns, want_side, want_party, unattributed),
     )
+
+
+def _narrowed_to(side, party, want_side, want_party, unattributed):
+    """Whether totals keyed by this side and party (ids, 0 or None for none) count allegations of the one side,
+    the one party or the unattributed allegations a filter names (any, where it names none)."""
+    return ((not want_side or side == want_side) and (not want_party or party == want_party)
+            and (not unattributed or (not side and not party)))
 
 
 def _whole_months(date_from, date_to):

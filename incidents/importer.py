@@ -484,8 +484,7 @@ def update_weapon_type(*, actor, weapon, via="load_weapon_types", **values):
         setattr(weapon, name, value)
     weapon.full_clean()
     weapon.save(update_fields=list(changed))
-    if {"category", "is_cluster_munition"} & set(changed):
-        # The balance tally counts allegations by weapon category, and keeps those of cluster munitions.
+    if tally.WEAPON_FIELDS & set(changed):
         tally.refresh_where(weapons=weapon)
     audit.record(actor=actor, action="weapontype.update", target=weapon, changes={"via": via, "changed": changed})
     return weapon, changed

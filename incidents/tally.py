@@ -47,6 +47,8 @@ CHUNK = 2000
 APPLY_EVERY = 200_000  # rebuild_tally of 10^5 incidents (one group) peaked at 0.9 GB
 # The list filters whose single value the totals are also kept for.
 FACETS = ("weapon_category", "violation", "confidence", "cluster")
+# A weapon type's fields that its incidents' contributions count: a change to one recounts them.
+WEAPON_FIELDS = {"category", "is_cluster_munition"}
 
 
 def _models(apps):
