@@ -401,20 +401,85 @@ def test_no_output_of_the_filter_reveals_unpublished_incidents_to_the_public(arc
             assert secret not in content, (name, user, secret)
 
 
-@pytest.mark.parametrize("fast, django_widget", [
-    ("FastSelect", "Select"), ("FastSelectMultiple", "SelectMultiple"),
+@pytest.mark.parametrize("fast, django_widget, value", [
+    ("FastSelect", "Select", "d"),
+    ("FastSelect", "Select", None),
+    ("FastSelect", "Select", ["d", "e"]),  # a single select marks only the first match, as Django's does
+    ("FastSelectMultiple", "SelectMultiple", ["a&b", "d"]),
+    ("FastSelectMultiple", "SelectMultiple", None),
+    ("FastCheckboxSelectMultiple", "CheckboxSelectMultiple", ["a&b", "d"]),
+    ("FastCheckboxSelectMultiple", "CheckboxSelectMultiple", []),
 ])
-def test_the_filter_forms_selects_built_in_python_are_djangos_html(fast, django_widget):
+def test_the_filter_forms_choice_widgets_built_in_python_are_djangos_html(fast, django_widget, value):
     """The same elements, attributes and escaping as Django's templates, groups and selections included."""
     from django import forms
     from django.test.html import parse_html
 
-    from incidents import filters
+    from incidents import widgets
 
     choices = [("", "Any"), ("a&b", "A & <b>"), ("Group", [("c", "C"), ("d", 'D "quoted"')]), ("e", "E")]
-    value = ["a&b", "d"] if django_widget == "SelectMultiple" else "d"
     attrs = {"id": "id_x", "aria-describedby": "id_x_helptext", "aria-invalid": "true", "data-none": False}
-    ours = getattr(filters, fast)(choices=choices).render("x", value, attrs)
+    ours = getattr(widgets, fast)(choices=choices).render("x", value, attrs)
     djangos = getattr(forms, django_widget)(choices=choices).render("x", value, attrs)
     assert parse_html(ours) == parse_html(djangos)  # whitespace between tags and the order of attributes aside
-    assert "selected" in ours and "&lt;b&gt;" in ours and "data-none" not in ours
+    assert "&lt;b&gt;" in ours and "data-none" not in ours
+    if value:
+        assert "selected" in ours or "checked" in ours
+
+
+@pytest.mark.parametrize("fast, django_widget, value", [
+    ("FastTextInput", "TextInput", 'a "quoted" <b>'),
+    ("FastTextInput", "TextInput", None),
+    ("FastTextInput", "TextInput", ""),
+    ("FastNumberInput", "NumberInput", 12),
+])
+def test_the_filter_forms_inputs_built_in_python_are_djangos_html(fast, django_widget, value):
+    from django import forms
+    from django.test.html import parse_html
+
+    from incidents import widgets
+
+    attrs = {"id": "id_x", "maxlength": 10, "required": True, "disabled": False}
+    ours = getattr(widgets, fast)().render("x", value, attrs)
+    assert parse_html(ours) == parse_html(getattr(forms, django_widget)().render("x", value, attrs))
+    assert ("value=" in ours) == bool(value)
+
+
+# The field as a template would write it: the reference for the filter form's fields written out in Python.
+FIELD_TEMPLATE = """{% if field %}<div class="filter-field{% if field.errors %} has-error{% endif %}">
+  {% if field.use_fieldset %}
+  <fieldset{% if field.help_text %} aria-describedby="{{ field.auto_id }}_helptext"{% endif %}>
+    <legend>{{ field.label }}</legend>
+    {{ field }}
+  </fieldset>
+  {% else %}
+  {{ field.label_tag }}
+  {{ field }}
+  {% endif %}
+  {% if field.help_text %}<small class="help" id="{{ field.auto_id }}_helptext">{{ field.help_text }}</small>{% endif %}
+  {% if field.errors %}<ul class="errorlist" id="{{ field.auto_id }}_error">{% for error in field.errors %}<li>{{ error }}</li>{% endfor %}</ul>{% endif %}
+</div>{% endif %}"""
+
+
+@pytest.mark.parametrize("as_staff", [False, True])
+@pytest.mark.parametrize("query", [
+    {},
+    {"side": "north", "place": ["Khankendi", "Barda"], "date_from": "2020-13", "q": "<b>x</b>"},
+    {"confidence": ["verified", "nonsense"], "killed_min": "-1", "weapon_category": "artillery", "sort": "killed",
+     "status": ["draft"], "unattributed": "yes", "organization_kind": "independent", "cluster": "maybe"},
+])
+def test_each_filter_field_written_out_in_python_is_the_templates_html(archive, db, staff, query, as_staff):
+    from django.template import Context, Template
+    from django.test.html import parse_html
+
+    from incidents.templatetags.filter_form import filter_field
+
+    filterset, _ = run(query, staff if as_staff else None)
+    reference = Template(FIELD_TEMPLATE)
+    assert ("status" in filterset.form.fields) == as_staff
+    for name in [*filterset.form.fields, "status"]:
+        field = filterset.form[name] if name in filterset.form.fields else ""
+        expected = reference.render(Context({"field": field}))
+        assert parse_html(filter_field(filterset.form, name)) == parse_html(expected), name
+    if query:
+        assert filterset.form.errors
