@@ -302,3 +302,24 @@ def test_the_balance_page_makes_the_same_number_of_queries_whatever_the_data_siz
     ])
     assert queries() == small
 
+
+
+def test_names_in_the_cells_bars_and_links_are_escaped(db, client):
+    """The cells and bars are written out in Python: what a name holds is shown, never run."""
+    hostile = '<script>alert("x")</script> & co'
+    author = factories.user("escape-researcher", role="researcher")
+    factories.side(hostile)
+    factories.party("Army of " + hostile, hostile)
+    factories.organization("Org " + hostile, kind="ngo")
+    factories.published_incident(author=author, reference_code="ESC", allegations=[
+        charge("Army of " + hostile, hostile, ["unlawful-killing"], [], "verified", ["Org " + hostile]),
+    ])
+    response = client.get(reverse("finding:balance"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in html  # in the bar titles and table
+    assert '<title>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co: 1' in html
+    response = client.get(reverse("finding:balance"), {"violation": "unlawful-killing", "date_from": "1900"})
+    html = response.content.decode()
+    assert "<script>" not in html and "&amp;violation=unlawful-killing" in html
