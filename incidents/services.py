@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from archive import audit, roles
+from sources import publicity
 
 from . import search, tally
 from .documents import build_document, document_of, sha256_of
@@ -127,14 +128,17 @@ _held = ContextVar("held", default=None)
 
 
 def _recount(incident, *, moved=False):
-    """Keep the balance tally in step with a write of a record incident (inside `batched()`: at its end)."""
+    """Keep the balance tally, and which sources the public may read, in step with a write of a record incident
+    (inside `batched()`: at its end)."""
     held = _held.get()
     if held is not None:
         held["recount"].add(incident.pk)
-    elif moved:
+        return
+    if moved:
         tally.moved(incident)
     else:
         tally.refresh([incident.pk])
+    publicity.refresh_cited_by([incident.pk])
 
 
 @contextmanager
@@ -165,6 +169,7 @@ def batched():
     recount = sorted(held["recount"])
     for start in range(0, len(recount), tally.CHUNK):
         tally.refresh(recount[start:start + tally.CHUNK])
+        publicity.refresh_cited_by(recount[start:start + tally.CHUNK])
 
 
 def _insert_allegations(incident, allegations):
@@ -407,6 +412,8 @@ def _promote(copy):
         raise TransitionRefused(
             f"The incident this revision would replace is {original.get_status_display().lower()}, not published."
         )
+    # The sources only the replaced content cited may no longer be cited by anything published.
+    cited_before = publicity.cited_by([original.pk])
     original.allegations.all().delete()
     copy.allegations.update(incident=original)
     for name in ["conflict", "title", "summary", "date_start", "date_end", "date_precision", "place",
@@ -420,6 +427,7 @@ def _promote(copy):
     copy.delete()
     search.reindex(Incident.objects.for_detail().get(pk=original.pk))
     tally.refresh([original.pk])
+    publicity.refresh_cited_by([original.pk], also=cited_before)
     return original
 
 

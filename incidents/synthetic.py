@@ -202,7 +202,18 @@ class Generator:
         insert_rows(through, ["allegation_id", "violationtype_id"], violation_links)
         insert_rows(Allegation.weapons.through, ["allegation_id", "weapontype_id"], weapon_links)
         insert_rows(Citation, ["allegation_id", "source_id", "position", "quote", "locator", "stance"], citations)
+        self.publish_sources(incidents, allegations, citations)
         return allegations, citations
+
+    def publish_sources(self, incidents, allegations, citations):
+        """Mark the sources a published, public incident now cites as public (sources.publicity): synth only
+        adds, so a source once public stays public."""
+        public = {incident.pk for incident in incidents if incident.status == "published"
+                  and incident.visibility == "public" and incident.draft_of_id is None}
+        incident_of = {allegation.pk: allegation.incident_id for allegation in allegations}
+        cited = sorted({source for allegation, source, *_ in citations if incident_of[allegation] in public})
+        for start in range(0, len(cited), 500):
+            Source.objects.filter(pk__in=cited[start:start + 500], public=False).update(public=True)
 
     def index_text(self, incidents, allegations, citations):
         quotes = {}

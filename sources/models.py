@@ -92,6 +92,11 @@ class Source(models.Model):
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    public = models.BooleanField(
+        default=False, editable=False,
+        help_text="Cited by a published, public incident, so the public may read it (kept by the services: "
+                  "sources.publicity).",
+    )
 
     objects = SourceQuerySet.as_manager()
 
@@ -109,7 +114,12 @@ class Source(models.Model):
                 name="source_published_form_matches_date",
             ),
         ]
-        indexes = [models.Index(fields=["url"], name="source_url_idx")]
+        indexes = [
+            models.Index(fields=["url"], name="source_url_idx"),
+            # The list reads each organization's sources newest first, a page at a time (sources.views).
+            models.Index(fields=["public", "organization", "-published_on", "id"], name="source_public_listing"),
+            models.Index(fields=["organization", "-published_on", "id"], name="source_listing"),
+        ]
 
     def __str__(self):
         return f"{self.organization}: {self.title or self.url or 'untitled'}"

@@ -13,10 +13,7 @@ class SourceQuerySet(models.QuerySet):
         """
         if roles.sees_restricted(user):
             return self.all()
-        from incidents.models import Incident
-
-        published = Incident.objects.published().values("pk")
-        return self.filter(pk__in=self.model.objects.filter(citations__allegation__incident__in=published).values("pk"))
+        return self.filter(public=True)  # kept by the services (sources.publicity)
 
 
 class CaptureQuerySet(models.QuerySet):
@@ -31,7 +28,4 @@ class CaptureQuerySet(models.QuerySet):
         images = self.filter(derivative__isnull=False)
         if roles.sees_restricted(user):
             return images
-        from incidents.models import Incident
-
-        published = Incident.objects.published().values("pk")
-        return images.filter(source__citations__allegation__incident__in=published).distinct()
+        return images.filter(source__public=True)

@@ -4,6 +4,7 @@ The detail page lists the incidents citing a source, scoped to the reader with
 `Incident.objects.visible_to()`: a citation in an unpublished incident must not
 reveal that the incident exists.
 """
+from datetime import date
 from functools import wraps
 
 from django.conf import settings
@@ -12,7 +13,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -21,7 +22,9 @@ from incidents.models import Incident
 
 from . import services
 from .forms import SourceForm
-from .models import Citation, Source
+from .models import Citation, Organization, Source
+
+CHUNK = 500
 
 
 def researcher_required(view):
@@ -38,10 +41,11 @@ def researcher_required(view):
 
 
 def source_list(request):
-    sources = Source.objects.visible_to(request.user).select_related("organization").order_by("organization__name", "-published_on", "id")
+    sources = ByOrganization(Source.objects.visible_to(request.user))
     page = Paginator(sources, settings.ARCHIVE_PAGE_SIZE).get_page(request.GET.get("page"))
+    ids = [source.pk for source in page.object_list]
     citing = (
-        Citation.objects.filter(source__in=page.object_list, allegation__incident__in=Incident.objects.visible_to(request.user))
+        Citation.objects.filter(source_id__in=ids, allegation__incident__in=Incident.objects.visible_to(request.user))
         .values_list("source_id", "allegation__incident_id", "allegation__incident__reference_code")
         .distinct()
         .order_by("allegation__incident__reference_code")
@@ -53,15 +57,55 @@ def source_list(request):
     return render(request, "sources/source_list.html", {"page_obj": page, "sources": page.object_list, "rows": rows})
 
 
+class ByOrganization:
+    """Sources in the list's order (organization name, then newest first), for the paginator: counted per
+    organization, and a page read from the one or two organizations it falls in, each from its own run of an
+    index (source_public_listing, source_listing). Sorting every source for each page took seconds at 10^6."""
+
+    def __init__(self, sources):
+        self.sources = sources.order_by()
+        self._runs = None
+
+    def runs(self):
+        """[(organization id, number of its sources)] in the organizations' name order."""
+        if self._runs is None:
+            counts = dict(self.sources.values_list("organization_id").annotate(n=Count("pk")).order_by())
+            order = Organization.objects.filter(pk__in=counts).order_by("name", "pk").values_list("pk", flat=True)
+            self._runs = [(pk, counts[pk]) for pk in order]
+        return self._runs
+
+    def count(self):
+        return sum(n for _, n in self.runs())
+
+    def __len__(self):
+        return self.count()
+
+    def __getitem__(self, window):
+        if not isinstance(window, slice) or window.step is not None:
+            raise TypeError("Read sources a page (a slice) at a time.")
+        start, stop = window.start or 0, window.stop if window.stop is not None else self.count()
+        rows, offset = [], 0
+        for organization, n in self.runs():
+            if offset >= stop:
+                break
+            if offset + n > start:
+                low, high = max(start - offset, 0), min(stop - offset, n)
+                rows += self.sources.filter(organization_id=organization).select_related("organization").order_by(
+                    "-published_on", "id")[low:high]
+            offset += n
+        return rows
+
+
 def source_detail(request, pk):
     source = get_object_or_404(Source.objects.visible_to(request.user).select_related("organization"), pk=pk)
-    citing = Citation.objects.filter(source=source).values("allegation__incident_id")
-    incidents = (
-        Incident.objects.visible_to(request.user)
-        .filter(pk__in=citing)
-        .for_list()
-        .order_by(F("date_start").desc(nulls_last=True), "-id")
-    )
+    # The incidents that cite it, found from its citations (then those the reader may see): an IN over the
+    # incidents in date order scanned every incident (10 s at 10^6).
+    citing = sorted(set(Citation.objects.filter(source=source).values_list("allegation__incident_id", flat=True)))
+    incidents = []
+    for start in range(0, len(citing), CHUNK):
+        incidents += Incident.objects.visible_to(request.user).filter(pk__in=citing[start:start + CHUNK]).for_list()
+    incidents.sort(key=lambda incident: (incident.date_start is None, -(incident.date_start or date.min).toordinal(),
+                                         -incident.pk))
     return render(request, "sources/source_detail.html", {
         "source": source,
         "incidents": incidents,

@@ -1,0 +1,112 @@
+"""Which sources the public may read is kept on each source (sources.publicity), and the source list reads a
+page from each organization's run of an index: both held to the plain definitions here."""
+from dataclasses import replace
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.test import override_settings
+from django.urls import reverse
+
+from incidents import services
+from incidents.documents import data_from_incident, document_of, sha256_of
+from incidents.models import Incident
+from sources.models import Source
+from sources.publicity import cited_publicly
+from tests import factories
+
+
+def public_by_definition():
+    return set(Source.objects.filter(cited_publicly()).values_list("pk", flat=True))
+
+
+def kept_public():
+    return set(Source.objects.filter(public=True).values_list("pk", flat=True))
+
+
+def revise(actor, reviewer, incident, sources=None, **fields):
+    """A new revision of a published incident, citing `sources` in its one allegation if given, approved."""
+    current = Incident.objects.for_detail().get(pk=incident.pk)
+    values, allegations = data_from_incident(current)
+    if sources is not None:
+        allegations = [replace(allegations[0], citations=[factories.CitationData(source=source, quote="q")
+                                                           for source in sources])]
+    copy = services.edit_incident(actor=actor, incident=current, fields={**values, **fields},
+                                  allegations=allegations, base_sha256=sha256_of(document_of(current)))
+    revision = services.submit(actor=actor, incident=copy)
+    return services.approve(actor=reviewer, incident=Incident.objects.get(pk=copy.pk), sha256=revision.sha256)
+
+
+def cites(*sources):
+    """One allegation citing these sources."""
+    return [replace(factories.allegation(citations=0),
+                    citations=[factories.CitationData(source=source, quote="q") for source in sources])]
+
+
+def test_a_source_is_public_exactly_while_a_published_public_incident_cites_it(researcher, reviewer):
+    first, second, shared, unused = (factories.source(title=title) for title in ("First", "Second", "Shared", "Unused"))
+    draft = factories.incident(author=researcher, allegations=cites(first, shared))
+    assert kept_public() == public_by_definition() == set()  # a draft makes nothing public
+
+    revision = services.submit(actor=researcher, incident=draft)
+    published = services.approve(actor=reviewer, incident=Incident.objects.get(pk=draft.pk), sha256=revision.sha256)
+    assert kept_public() == public_by_definition() == {first.pk, shared.pk}
+
+    other = factories.published_incident(author=researcher, approver=reviewer, allegations=cites(shared))
+    revise(researcher, reviewer, published, sources=[second])  # the old citations are gone with the revision
+    assert kept_public() == public_by_definition() == {second.pk, shared.pk}
+
+    revise(researcher, reviewer, published, visibility="restricted")
+    assert kept_public() == public_by_definition() == {shared.pk}
+
+    services.withdraw(actor=reviewer, incident=Incident.objects.get(pk=other.pk), reason="Sources retracted.")
+    assert kept_public() == public_by_definition() == set()
+    assert unused.pk not in kept_public()
+
+
+def test_the_synthetic_archive_keeps_it_too(db):
+    from django.core.management import call_command
+
+    call_command("synth", incidents=60, seed=3, verbosity=0)
+    assert kept_public() == public_by_definition() != set()
+    assert Source.objects.filter(public=False).exists()  # synth also writes unpublished incidents
+
+
+def test_the_public_reads_only_public_sources_and_staff_all(researcher, reviewer, client):
+    cited = factories.source(title="Cited in public")
+    hidden = factories.source(title="Cited by a draft only")
+    factories.published_incident(author=researcher, approver=reviewer, allegations=cites(cited))
+    factories.incident(author=researcher, allegations=cites(hidden))
+    page = client.get(reverse("sources:list")).content.decode()
+    assert "Cited in public" in page and "Cited by a draft only" not in page
+    assert client.get(reverse("sources:detail", args=[hidden.pk])).status_code == 404
+    client.force_login(researcher)
+    page = client.get(reverse("sources:list")).content.decode()
+    assert "Cited in public" in page and "Cited by a draft only" in page
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 3, 7, 50])
+def test_the_source_list_pages_through_every_source_in_organization_then_date_order(researcher, reviewer, client,
+                                                                                      page_size):
+    import datetime
+
+    sources = []
+    for index, org in enumerate(["Zeta Monitor", "Alpha Watch", "Mid Institute", "Alpha Watch", "Zeta Monitor",
+                                 "Alpha Watch", "Beta Media"]):
+        day = None if index == 3 else datetime.date(2020, 1 + index, 1)
+        sources.append(factories.source(org=org, title=f"Doc {index}", published_on=day,
+                                        published_form="day" if day else ""))
+    factories.published_incident(author=researcher, approver=reviewer, allegations=cites(*sources[:6]))
+    expected = list(Source.objects.visible_to(AnonymousUser()).order_by(
+        "organization__name", "-published_on", "id").values_list("pk", flat=True))
+    assert len(expected) == 6
+    seen, number = [], 1
+    with override_settings(ARCHIVE_PAGE_SIZE=page_size):
+        while True:
+            response = client.get(reverse("sources:list"), {"page": number})
+            page = response.context["page_obj"]
+            seen += [source.pk for source in page.object_list]
+            assert page.paginator.count == 6
+            if not page.has_next():
+                break
+            number += 1
+    assert seen == expected
