@@ -116,8 +116,10 @@ class Source(models.Model):
         ]
         indexes = [
             models.Index(fields=["url"], name="source_url_idx"),
-            # The list reads each organization's sources newest first, a page at a time (sources.views).
-            models.Index(fields=["public", "organization", "-published_on", "id"], name="source_public_listing"),
+            # The list reads each organization's sources newest first, a page at a time (sources.views); for the
+            # public only the public sources (partial: SQLite then reads `WHERE public` from it, as Django writes it).
+            models.Index(fields=["organization", "-published_on", "id"], condition=Q(public=True),
+                         name="source_public_listing"),
             models.Index(fields=["organization", "-published_on", "id"], name="source_listing"),
         ]
 

@@ -110,3 +110,39 @@ def test_the_source_list_pages_through_every_source_in_organization_then_date_or
                 break
             number += 1
     assert seen == expected
+
+
+def test_the_list_names_the_first_citing_incidents_and_counts_the_rest(researcher, reviewer, client):
+    from sources.views import CITED_SHOWN
+
+    report = factories.source(title="Much cited report")
+    codes = [f"CITE-{number:02d}" for number in range(CITED_SHOWN + 3)]
+    for code in reversed(codes):
+        factories.published_incident(author=researcher, approver=reviewer, reference_code=code,
+                                     allegations=cites(report) * 2)  # two allegations: one incident
+    factories.incident(author=researcher, reference_code="CITE-DRAFT", allegations=cites(report))
+    page = client.get(reverse("sources:list")).content.decode()
+    assert [code for code in codes if f">{code}</a>" in page] == codes[:CITED_SHOWN]
+    assert f'<a href="{reverse("sources:detail", args=[report.pk])}">and 3 more</a>' in page
+    assert "CITE-DRAFT" not in page
+    client.force_login(researcher)
+    assert "and 4 more" in client.get(reverse("sources:list")).content.decode()
+
+
+def test_a_sources_page_lists_its_citing_incidents_newest_first_a_page_at_a_time(researcher, reviewer, client):
+    import datetime
+
+    report = factories.source(title="Long-cited report")
+    for month in range(1, 6):
+        day = datetime.date(2021, month, 1)
+        factories.published_incident(author=researcher, approver=reviewer, reference_code=f"M{month}",
+                                     date_start=day, date_end=day, allegations=cites(report))
+    factories.published_incident(author=researcher, approver=reviewer, reference_code="UNDATED", date_start=None,
+                                 date_end=None, date_precision="unknown", allegations=cites(report))
+    seen = []
+    with override_settings(ARCHIVE_PAGE_SIZE=4):
+        for number in (1, 2):
+            response = client.get(reverse("sources:detail", args=[report.pk]), {"page": number})
+            seen += [incident.reference_code for incident in response.context["incidents"]]
+        assert 'rel="next"' in client.get(reverse("sources:detail", args=[report.pk])).content.decode()
+    assert seen == ["M5", "M4", "M3", "M2", "M1", "UNDATED"]

@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
         migrations.RunPython(mark_public, migrations.RunPython.noop, elidable=True),
         migrations.AddIndex(
             model_name='source',
-            index=models.Index(fields=['public', 'organization', '-published_on', 'id'], name='source_public_listing'),
+            index=models.Index(condition=models.Q(('public', True)), fields=['organization', '-published_on', 'id'], name='source_public_listing'),
         ),
         migrations.AddIndex(
             model_name='source',
