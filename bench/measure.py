@@ -25,13 +25,16 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.db.models import Count  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
 
 from archive import audit  # noqa: E402
 from incidents.models import Incident, Party, Side, WeaponType  # noqa: E402
+from sources.models import Citation, Source  # noqa: E402
 
 
 def timed(function, repeat):
@@ -135,6 +138,36 @@ def measure_balance(repeat, date_query):
             "live": {**timed(lambda: get(client, f"/balance/?{live_query}"), max(3, repeat // 3)), "query": live_query}}
 
 
+def other_pages():
+    """{name: address} of the other pages a reader opens, each at its heaviest usual case: the map (5,000 points),
+    the timeline of everything and of two weapon categories (counted live), the source list's first and middle
+    page, the page of the most cited source, and an incident's page."""
+    categories = list(WeaponType.objects.filter(slug__startswith="syn-").order_by("pk")
+                      .values_list("category", flat=True).distinct()[:2])
+    live_query = "&".join(f"weapon_category={category}" for category in categories)
+    most_cited = (Citation.objects.values("source_id").annotate(n=Count("id")).order_by("-n", "source_id")
+                  .values_list("source_id", flat=True).first())
+    public_sources = Source.objects.filter(public=True).count()
+    middle = max(1, -(-public_sources // settings.ARCHIVE_PAGE_SIZE) // 2)
+    newest = Incident.objects.published().order_by("-pk").values_list("pk", flat=True).first()
+    return {
+        "map": "/map/",
+        "timeline": "/timeline/",
+        "timeline live": f"/timeline/?{live_query}",
+        "sources": "/sources/",
+        "sources middle": f"/sources/?page={middle}",
+        "most cited source": f"/sources/{most_cited}/",
+        "incident": f"/incidents/{newest}/",
+    }
+
+
+def measure_other_pages(repeat):
+    client, pages = Client(), {}
+    for name, url in other_pages().items():
+        pages[name] = {**timed(lambda: get(client, url), repeat), "url": url}
+    return pages
+
+
 def _stream_export(client, url):
     response = client.get(url)
     rows = 0
@@ -223,6 +256,7 @@ def main():
         "queries_by_page_size": measure_page_sizes(),
         "deep_page": measure_deep_page(max(5, options.repeat // 3)),
         "balance": measure_balance(max(5, options.repeat // 2), options.export_query or "date_from=2024"),
+        "other_pages": measure_other_pages(max(5, options.repeat // 2)),
         "import": measure_import(),
         "verify_audit": measure_verify(),
     }
