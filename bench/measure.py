@@ -139,9 +139,10 @@ def measure_balance(repeat, date_query):
 
 
 def other_pages():
-    """{name: address} of the other pages a reader opens, each at its heaviest usual case: the map (5,000 points),
-    the timeline of everything and of two weapon categories (counted live), the source list's first and middle
-    page, the page of the most cited source, and an incident's page."""
+    """{name: address} of the other pages a reader opens, each at its heaviest usual case: the list of two weapon
+    categories (its counts not in the running totals: counted live), the map (5,000 points), the timeline of
+    everything and of two weapon categories, the source list's first and middle page, the page of the most cited
+    source, and an incident's page."""
     categories = list(WeaponType.objects.filter(slug__startswith="syn-").order_by("pk")
                       .values_list("category", flat=True).distinct()[:2])
     live_query = "&".join(f"weapon_category={category}" for category in categories)
@@ -151,6 +152,7 @@ def other_pages():
     middle = max(1, -(-public_sources // settings.ARCHIVE_PAGE_SIZE) // 2)
     newest = Incident.objects.published().order_by("-pk").values_list("pk", flat=True).first()
     return {
+        "list live": f"/?{live_query}",
         "map": "/map/",
         "timeline": "/timeline/",
         "timeline live": f"/timeline/?{live_query}",

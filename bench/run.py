@@ -185,7 +185,7 @@ def table(results):
     return "\n".join(lines)
 
 
-OTHER_PAGES = ["map", "timeline", "timeline live", "sources", "sources middle", "most cited source", "incident"]
+OTHER_PAGES = ["list live", "map", "timeline", "timeline live", "sources", "sources middle", "most cited source", "incident"]
 
 
 def other_pages_table(results):
