@@ -23,11 +23,12 @@ import os
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import accumulate
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Case, Count, Func, IntegerField, Max, Q, Sum, When
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.utils.safestring import mark_safe
@@ -38,9 +39,10 @@ from archive.markup import escaped, joined
 from sources.models import Citation, Organization, Source
 
 from . import tally
-from .filters import _given, _organization_kind_condition, overlapping, within
+from .filters import _given, _organization_kind_condition, within
 from .models import (
-    Allegation, Confidence, Party, Side, Status, ViolationType, Visibility, WeaponCategory, WeaponType,
+    Allegation, BalanceTallyByMonth, Confidence, Party, Side, Status, ViolationType, Visibility, WeaponCategory,
+    WeaponType,
 )
 
 CASUALTIES = ["civilians_killed_min", "civilians_killed_max", "civilians_injured_min", "civilians_injured_max"]
@@ -837,84 +839,266 @@ def _clipped(buckets, start, end):
         yield label, low, high, (label, label) if whole else (low.isoformat(), high.isoformat())
 
 
-def timeline(filterset, query=None):
-    """Incidents per month (per year beyond ten years) for each side, counted where their span overlaps."""
+def timeline(filterset, query=None, *, live=False):
+    """Incidents per month (per year beyond ten years) for each side, counted where their span overlaps.
+
+    The incidents of each row are counted by the months their spans start and end in (`_Spans`): read from the
+    running totals by month when they answer the filter (`_tallied_spans()`), otherwise counted from the
+    matching incidents and allegations (`_counted_spans()`); `live=True` always counts (the tests compare both).
+    Each count then goes to every bucket its months overlap (`_swept()`).
+    """
     links = Links(query if query is not None else QueryDict())
-    incidents = filterset.qs.order_by()
-    buckets, undated, by_year = _timeline_buckets(filterset, incidents)
+    spans = (None if live else _tallied_spans(filterset)) or _counted_spans(filterset)
+    undated = spans.total[0, 0]
+    buckets, by_year = _timeline_buckets(filterset, spans.extent())
     if not buckets:
         return Timeline([], [], [], undated, False)
-    matching = filterset.allegations().order_by()
-    per_side = list(
-        matching.filter(perpetrator_side__isnull=False)
-        .values("perpetrator_side__name", "perpetrator_side__slug").annotate(**_bucket_counts(buckets, "incident__"))
-        .order_by("perpetrator_side__name")
-    )
-    unattributed = matching.filter(perpetrator__isnull=True, perpetrator_side__isnull=True).aggregate(
-        **_bucket_counts(buckets, "incident__")
-    )
-    total = incidents.aggregate(**_bucket_counts(buckets))
+    bucket_of = _bucket_of(buckets, by_year)
 
-    def cells(values, params):
+    def cells(counted, params):
         return [
-            _cell(values.get(f"b{index}") or 0, links, {**params, "date_from": texts[0], "date_to": texts[1]})
-            for index, (_, _, _, texts) in enumerate(buckets)
+            _cell(value, links, {**params, "date_from": texts[0], "date_to": texts[1]})
+            for value, (_, _, _, texts) in zip(_swept(counted, len(buckets), bucket_of), buckets)
         ]
 
-    series = [
-        {"label": row["perpetrator_side__name"], "kind": "side",
-         "cells": cells(row, {"side": row["perpetrator_side__slug"]})}
-        for row in per_side
-    ]
-    if any(unattributed.values()):
-        series.append({"label": "Unattributed", "kind": "unattributed",
-                       "cells": cells(unattributed, {"unattributed": "yes"})})
-    result = Timeline(buckets, series, cells(total, {}), undated, by_year)
+    sides = Side.objects.filter(pk__in=list(spans.sides)).order_by("name").values_list("pk", "name", "slug")
+    series = [{"label": name, "kind": "side", "cells": cells(spans.sides[pk], {"side": slug})}
+              for pk, name, slug in sides]
+    unattributed = cells(spans.unattributed, {"unattributed": "yes"})
+    if any(cell.value for cell in unattributed):
+        series.append({"label": "Unattributed", "kind": "unattributed", "cells": unattributed})
+    result = Timeline(buckets, series, cells(spans.total, {}), undated, by_year)
     result.chart = timeline_chart(result)
     return result
 
 
-def _timeline_buckets(filterset, incidents):
-    """(buckets, number of undated incidents, by_year): the span of the dated incidents, cut to the filter's range."""
-    extent = incidents.aggregate(
-        first=Min("date_start"), last=Max(Coalesce("date_end", "date_start")),
-        undated=Count("pk", filter=Q(date_start__isnull=True)),
-    )
-    undated = extent["undated"] or 0
-    data = filterset.cleaned()
-    start = data["date_from"][0] if data.get("date_from") else None
-    end = data["date_to"][1] if data.get("date_to") else None
-    if extent["first"] is None:
-        return [], undated, False
-    first = max(day for day in (extent["first"], start) if day)
-    last = min(day for day in (extent["last"], end) if day)
-    if first > last:
-        return [], undated, False
-    by_year = (last.year - first.year) * 12 + last.month - first.month + 1 > MAX_MONTHS
-    raw = _year_buckets(first, last) if by_year else _month_buckets(first, last)
-    return list(_clipped(raw, start, end)), undated, by_year
+@dataclass
+class _Spans:
+    """What each row of the timeline counts, by the months the incidents' spans start and end in: {(first
+    month, last month): incidents} as YYYYMM, (0, 0) for the undated ones, for the total row, for each side
+    (by id) and for the unattributed allegations; and the last day the total's incidents reach by their known
+    dates (COALESCE(date_end, date_start)), where the axis ends."""
+
+    total: Counter = field(default_factory=Counter)
+    sides: dict = field(default_factory=lambda: defaultdict(Counter))
+    unattributed: Counter = field(default_factory=Counter)
+    last: datetime.date = None
+
+    def extent(self):
+        """(first day, last day) of the axis before the filter cuts it, None without a dated incident. The axis
+        runs by months, so the first day is that of the month the earliest span starts in. The last day stays a
+        day, as a filter's first day is compared with it: a filter from the 15th whose incidents' dates all end
+        before it (an open month or year reaches only its start) has no axis."""
+        dated = [first for first, _ in self.total if first]
+        return (_first_day(min(dated)), self.last) if dated else None
 
 
-def _bucket_counts(buckets, prefix=""):
-    """One COUNT(DISTINCT incident) per bucket, each filtered by the same overlap rule as date_from/date_to."""
-    counted = "incident" if prefix else "pk"
+def _first_day(month):
+    return datetime.date(month // 100, month % 100, 1)
+
+
+class _Month(Func):
+    """A date's month as a number, YYYYMM (`tally.month()`), NULL for no date, in each database's own SQL:
+    EXTRACT on PostgreSQL; on SQLite, which stores a date as 'YYYY-MM-DD' text, read from the text (Django's
+    ExtractYear and ExtractMonth call a Python function there for every row)."""
+
+    arity = 1
+    output_field = IntegerField()
+    december = False  # December of the date's year instead of its own month
+
+    def _month_sql(self, compiler, year, month):
+        sql, params = compiler.compile(self.source_expressions[0])
+        if self.december:
+            return f"({year(sql)} * 100 + 12)", list(params)
+        return f"({year(sql)} * 100 + {month(sql)})", [*params, *params]
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return self._month_sql(compiler, lambda sql: f"CAST(EXTRACT(YEAR FROM {sql}) AS INTEGER)",
+                               lambda sql: f"CAST(EXTRACT(MONTH FROM {sql}) AS INTEGER)")
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self._month_sql(compiler, lambda sql: f"CAST(substr({sql}, 1, 4) AS INTEGER)",
+                               lambda sql: f"CAST(substr({sql}, 6, 2) AS INTEGER)")
+
+
+class _December(_Month):
+    """December of a date's year, YYYY12: where an open span of year precision ends."""
+
+    december = True
+
+
+def _span_months(prefix=""):
+    """{"first_month": ..., "last_month": ...}: the months an incident's span starts and ends in as the date
+    filters read it (`tally.months_of()`), as expressions; `prefix` leads to the incident (incident__)."""
+    start, end = f"{prefix}date_start", f"{prefix}date_end"
     return {
-        f"b{index}": Count(counted, distinct=bool(prefix), filter=_prefixed(overlapping(low, high), prefix))
-        for index, (_, low, high, _) in enumerate(buckets)
+        "first_month": _Month(start),
+        "last_month": Case(
+            When(**{f"{end}__isnull": False}, then=_Month(end)),
+            When(**{f"{prefix}date_precision": "year"}, then=_December(start)),
+            default=_Month(start),
+        ),
     }
 
 
-def _prefixed(condition, prefix):
-    """The same Q with every field looked up through `prefix` (e.g. incident__)."""
-    if not prefix:
-        return condition
-    clone = Q()
-    clone.connector, clone.negated = condition.connector, condition.negated
-    clone.children = [
-        _prefixed(child, prefix) if isinstance(child, Q) else (prefix + child[0], child[1])
-        for child in condition.children
-    ]
-    return clone
+def _counted_spans(filterset):
+    """The spans counted in three grouped queries: the matching incidents, the matching allegations of a side
+    and the unattributed ones (neither side nor party), each incident once per side. The sides' allegations are
+    counted apart from the unattributed ones so that they are read from the index of sides and incidents."""
+    spans = _Spans()
+    incidents = list(filterset.qs.order_by().values(**_span_months()).annotate(
+        n=Count("pk"), last=Max(Coalesce("date_end", "date_start"))))
+    for row in incidents:
+        spans.total[_months_of(row)] += row["n"]
+    spans.last = max((row["last"] for row in incidents if row["last"]), default=None)
+    matching = filterset.allegations().order_by()
+    for row in matching.filter(perpetrator_side__isnull=False).values(
+            "perpetrator_side", **_span_months("incident__")).annotate(n=Count("incident", distinct=True)):
+        spans.sides[row["perpetrator_side"]][_months_of(row)] += row["n"]
+    for row in matching.filter(perpetrator_side__isnull=True, perpetrator__isnull=True).values(
+            **_span_months("incident__")).annotate(n=Count("incident", distinct=True)):
+        spans.unattributed[_months_of(row)] += row["n"]
+    return spans
+
+
+def _months_of(row):
+    return row["first_month"] or 0, row["last_month"] or 0
+
+
+def _tallied_spans(filterset):
+    """The spans read from the running totals by month (`tally`) when they answer the filter (`_tallied_scope()`)
+    without a facet (facets are not kept by month), else None: one query sums the rows of the sections the
+    timeline reads (`_tallied_sections()`) whose spans overlap the filter's months, if it names any."""
+    tallied = _tallied_scope(filterset)
+    if tallied is None or tallied[1]:
+        return None
+    (statuses, visibilities, conflicts, months), _, side, party, unattributed = tallied
+    spans = _Spans()
+    sections = _tallied_sections(side, party, unattributed)
+    if sections is None:
+        return spans
+    total, per_side, sideless = sections
+    rows = BalanceTallyByMonth.objects.filter(
+        status__in=statuses, visibility__in=visibilities, key="incidents",
+        section__in={section for section, _, _ in filter(None, sections)},
+    )
+    if conflicts is not None:
+        rows = rows.filter(conflict_id__in=conflicts)
+    if side:
+        rows = rows.filter(side_id=side)
+    if party:
+        rows = rows.filter(party_id=party)
+    first, last = months or (None, None)
+    if first is not None:
+        rows = rows.filter(last_month__gte=first)
+    if last is not None:
+        rows = rows.filter(first_month__lte=last, first_month__gt=0)  # an undated incident (0) is in no month
+    grouped = rows.order_by().values_list("section", "side_id", "party_id", "first_month", "last_month")
+    for section, row_side, row_party, first_month, last_month, n in grouped.annotate(n=Sum("n")):
+        if not n:
+            continue  # a key whose incidents all moved away
+        column = (section, row_side, row_party)
+        if column == total:
+            spans.total[first_month, last_month] += n
+        if per_side and row_side and (section, row_party) == (per_side[0], per_side[2]):
+            spans.sides[row_side][first_month, last_month] += n
+        if column == sideless:
+            spans.unattributed[first_month, last_month] += n
+    spans.last = _tallied_last(filterset, spans.total, last)
+    return spans
+
+
+def _tallied_sections(side, party, unattributed):
+    """(total, per side, unattributed): the (section, side id, party id) of the running totals that each row of
+    the timeline reads for a filter of at most one side, one party or the unattributed allegations (in the
+    sides' row, side id None: each side's own), or None for a row the filter leaves empty; None for all of them
+    when no allegation can match (unattributed and of a side or party)."""
+    if unattributed:
+        return None if side or party else (("casualties_unattributed", 0, 0), None, ("casualties_unattributed", 0, 0))
+    if side and party:
+        return ("casualties_pair", side, party), ("casualties_pair", side, party), None
+    if side:
+        return ("casualties_side", side, 0), ("casualties_side", side, 0), None
+    if party:
+        return ("casualties_party", 0, party), ("casualties_pair", None, party), None
+    return ("casualties_all", 0, 0), ("casualties_side", None, 0), ("casualties_unattributed", 0, 0)
+
+
+def _tallied_last(filterset, total, last_month=None):
+    """The last day of the axis for the tallied spans of the total row: the first day of the month their
+    incidents reach by their known dates (COALESCE(date_end, date_start)), as far as it shapes the axis, that
+    is up to the filter's last month, if any. The totals answer filters of whole months only, so the month is
+    all that a filter's first day is compared with.
+
+    A span's last month is the month of its end date, or of its start date without one, but for an open span
+    of year precision: its span runs to December while its dates reach only its start. So an incident whose
+    span runs from a month to December of the same year reaches one or the other; when that leaves the axis
+    open, one more query reads the incidents that may decide it (from the first month such a span starts in).
+    """
+    sure = reached = 0  # the months the incidents reach at least, and at most
+    undecided = []
+    for first, last in total:
+        if not first:
+            continue
+        reached = max(reached, last)
+        if first < last == first // 100 * 100 + 12:  # to December of the year it starts in
+            sure = max(sure, first)
+            undecided.append((first, last))
+        else:
+            sure = max(sure, last)
+    if not reached:
+        return None
+    if sure == reached or (last_month is not None and sure >= last_month):
+        return _first_day(sure)
+    since = min(first for first, last in undecided if last > sure)
+    latest = filterset.qs.order_by().filter(date_start__gte=_first_day(since)).aggregate(
+        last=Max(Coalesce("date_end", "date_start")))["last"]
+    return _first_day(max(sure, tally.month(latest)))
+
+
+def _timeline_buckets(filterset, extent):
+    """(buckets, by_year): the axis over the incidents' extent (first day, last day; None without a dated
+    incident), cut to the filter's range."""
+    if extent is None:
+        return [], False
+    data = filterset.cleaned()
+    start = data["date_from"][0] if data.get("date_from") else None
+    end = data["date_to"][1] if data.get("date_to") else None
+    first = max(day for day in (extent[0], start) if day)
+    last = min(day for day in (extent[1], end) if day)
+    if first > last:
+        return [], False
+    by_year = (last.year - first.year) * 12 + last.month - first.month + 1 > MAX_MONTHS
+    raw = _year_buckets(first, last) if by_year else _month_buckets(first, last)
+    return list(_clipped(raw, start, end)), by_year
+
+
+def _bucket_of(buckets, by_year):
+    """The index of the bucket a month (YYYYMM) is in: negative before the first bucket, past the last one
+    after it."""
+    origin = buckets[0][1]
+    if by_year:
+        return lambda month: month // 100 - origin.year
+    return lambda month: (month // 100 - origin.year) * 12 + month % 100 - origin.month
+
+
+def _swept(spans, count, bucket_of):
+    """Incidents per bucket from {(first month, last month): n}: each n counted in every bucket its months
+    overlap, through a difference array (n added where its buckets begin, taken off after they end).
+
+    Whole months count exactly even in a first or last bucket cut to a day of the filter (from the 15th). Every
+    incident counted overlaps the filter's range; its span overlaps the whole bucket when their months do; and
+    the bucket overlaps the range. Three intervals of a line that overlap two by two have a point in common, so
+    the span overlaps the bucket's part within the range too: the cut bucket its link lists."""
+    steps = [0] * (count + 1)
+    for (first, last), n in spans.items():
+        if not first:
+            continue
+        low, high = max(bucket_of(first), 0), min(bucket_of(last), count - 1)
+        if low <= high:
+            steps[low] += n
+            steps[high + 1] -= n
+    return list(accumulate(steps[:count]))
 
 
 def timeline_chart(result, band=70, left=190, top=20):
