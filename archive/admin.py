@@ -6,7 +6,7 @@ log itself are shown read-only, because they are written only by services.
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
-from django.db import transaction
+from django.db import connection, transaction
 
 from . import audit
 from .models import AuditEvent
@@ -114,10 +114,42 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def distinct_values(model, column):
+    """The distinct values of an indexed column, one index seek each (a loose index scan): SELECT DISTINCT read
+    every row of the audit log, 0.6 s a column at 1.3 million entries."""
+    table, name = (connection.ops.quote_name(part) for part in (model._meta.db_table, column))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH RECURSIVE found (value) AS (SELECT MIN({name}) FROM {table} UNION ALL "
+            f"SELECT (SELECT MIN({name}) FROM {table} WHERE {name} > found.value) FROM found "
+            f"WHERE found.value IS NOT NULL) SELECT value FROM found WHERE value IS NOT NULL"
+        )
+        return [value for (value,) in cursor.fetchall()]
+
+
+class IndexedValuesFilter(admin.SimpleListFilter):
+    """A filter of a column's values, listed from its index (`distinct_values()`)."""
+
+    def lookups(self, request, model_admin):
+        return [(value, value or "(none)") for value in distinct_values(model_admin.model, self.parameter_name)]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset if value is None else queryset.filter(**{self.parameter_name: value})
+
+
+class ActionFilter(IndexedValuesFilter):
+    title, parameter_name = "action", "action"
+
+
+class TargetTypeFilter(IndexedValuesFilter):
+    title, parameter_name = "target type", "target_type"
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["seq", "at", "actor_name", "action", "target_type", "target_id", "scope"]
-    list_filter = ["action", "target_type"]
+    list_filter = [ActionFilter, TargetTypeFilter]
     search_fields = ["actor_name", "target_repr", "scope", "=target_id"]
     ordering = ["-seq"]
     show_full_result_count = False

@@ -36,6 +36,9 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["seq"]
         constraints = [models.CheckConstraint(condition=models.Q(seq__gte=1), name="auditevent_seq_positive")]
+        # The admin's filters list the actions and target types there are, read from these (archive.admin).
+        indexes = [models.Index(fields=["action"], name="auditevent_action"),
+                   models.Index(fields=["target_type"], name="auditevent_target_type")]
 
     def __str__(self):
         return f"#{self.seq} {self.action} {self.target_type}:{self.target_id} by {self.actor_name or 'system'}"

@@ -337,6 +337,8 @@ class Incident(models.Model):
                         "allegation_count"],
                 name="incident_visible_by_date",
             ),
+            # The review queue, oldest first, a page at a time (Incident.objects.awaiting_review()).
+            models.Index(fields=["status", "updated_at", "id"], name="incident_status_updated"),
         ]
         permissions = [
             ("review_incident", "Can review incidents: approve, request changes, withdraw"),

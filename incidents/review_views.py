@@ -7,6 +7,7 @@ refusals into HTTP answers. Incidents are looked up through
 """
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
@@ -137,15 +138,18 @@ class QueueEntry:
 def queue(request):
     if not roles.is_reviewer(request.user):
         raise PermissionDenied("Only reviewers see the review queue.")
-    return render(request, "review/queue.html", {"entries": review_queue(request.user)})
+    # A page at a time: a synthetic archive of 10^6 incidents has 60,000 in review, which took 10 s on one page.
+    awaiting = Incident.objects.awaiting_review().prefetch_related(
+        Prefetch("contributors", queryset=User.objects.only("pk")))
+    page = Paginator(awaiting, settings.ARCHIVE_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "review/queue.html", {"entries": review_queue(request.user, page.object_list),
+                                                 "page_obj": page})
 
 
-def review_queue(user):
-    """Incidents in review, oldest first, each with its snapshot and what changed since the last
+def review_queue(user, incidents):
+    """These incidents in review (a page of the queue), each with its snapshot and what changed since the last
     published one, in a fixed number of queries."""
-    incidents = list(
-        Incident.objects.awaiting_review().prefetch_related(Prefetch("contributors", queryset=User.objects.only("pk")))
-    )
+    incidents = list(incidents)
     in_review, published = {}, {}
     for snapshot in _snapshots(incident_id__in={incident.record_id for incident in incidents}):
         in_review[snapshot.incident_id, snapshot.number] = snapshot  # a resubmission replaces the earlier one

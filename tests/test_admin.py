@@ -123,3 +123,17 @@ def test_granting_a_role_in_the_admin_is_audited_without_the_password_hash(admin
     assert event.changes["changed"]["groups"] == [[], ["reviewer"]]
     assert no_role_user.password not in str(AuditEvent.objects.filter(target_type="auth.user").values_list("changes"))
     assert audit.verify().ok
+
+
+def test_the_audit_logs_filters_list_the_actions_and_target_types_there_are(admin_client):
+    from archive.admin import distinct_values
+
+    factories.published_incident()
+    actions = sorted(set(AuditEvent.objects.values_list("action", flat=True)))
+    assert distinct_values(AuditEvent, "action") == actions and "incident.approve" in actions
+    assert distinct_values(AuditEvent, "target_type") == sorted(set(AuditEvent.objects.values_list("target_type",
+                                                                                                   flat=True)))
+    page = admin_client.get(reverse("admin:archive_auditevent_changelist")).content.decode()
+    assert "?action=incident.approve" in page
+    filtered = admin_client.get(reverse("admin:archive_auditevent_changelist"), {"action": "incident.approve"})
+    assert [row.action for row in filtered.context["cl"].result_list] == ["incident.approve"]

@@ -211,3 +211,16 @@ def test_visitors_see_no_review_panel_only_the_publication_history_link(client, 
     assert "review-panel" not in page and 'name="sha256"' not in page
     assert reverse("review:history", args=[published.pk]) in page
     assert reverse("review:revisions", args=[published.pk]) not in page
+
+
+def test_the_queue_is_read_a_page_at_a_time_oldest_first(client, researcher, reviewer):
+    from django.test import override_settings
+
+    for title in ("First in", "Second in", "Third in"):
+        submitted(researcher, title=title)
+    with override_settings(ARCHIVE_PAGE_SIZE=2):
+        first = get(client, reviewer, reverse("review:queue")).content.decode()
+        second = client.get(reverse("review:queue"), {"page": 2}).content.decode()
+    assert "3 revisions awaiting review" in first and "3 revisions awaiting review" in second
+    assert first.index("First in") < first.index("Second in") and "Third in" not in first
+    assert "Third in" in second and "First in" not in second and 'rel="next"' in first
