@@ -26,7 +26,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.conf import settings  # noqa: E402
-from django.contrib.auth.models import User  # noqa: E402
+from django.contrib.auth.models import Group, User  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -163,10 +163,21 @@ def other_pages():
     }
 
 
+STAFF_PAGES = {"review queue": "/review/", "audit log (admin)": "/admin/archive/auditevent/"}
+
+
 def measure_other_pages(repeat):
     client, pages = Client(), {}
     for name, url in other_pages().items():
         pages[name] = {**timed(lambda: get(client, url), repeat), "url": url}
+    # The staff's pages, as a reviewer with every role created for the purpose and rolled back with it.
+    with transaction.atomic():
+        staff = User.objects.create_superuser("benchmark-staff", "staff@synthetic.invalid", None)
+        staff.groups.set(Group.objects.all())
+        client.force_login(staff)
+        for name, url in STAFF_PAGES.items():
+            pages[name] = {**timed(lambda: get(client, url), repeat), "url": url}
+        transaction.set_rollback(True)
     return pages
 
 

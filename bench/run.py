@@ -185,7 +185,8 @@ def table(results):
     return "\n".join(lines)
 
 
-OTHER_PAGES = ["list live", "map", "timeline", "timeline live", "sources", "sources middle", "most cited source", "incident"]
+OTHER_PAGES = ["list live", "map", "timeline", "timeline live", "sources", "sources middle", "most cited source", "incident",
+               "review queue", "audit log (admin)"]
 
 
 def other_pages_table(results):
@@ -199,7 +200,7 @@ def other_pages_table(results):
     ]
     for r in measured:
         pages = r["other_pages"]
-        cells = [r["vendor"], f"{r['incidents']:,}"] + [
+        cells = [r["vendor"], f"{r['incidents']:,}"] + ["–" if name not in pages else
             f"{pages[name]['median_ms']} / {pages[name]['p95_ms']}"
             f"{verdict(pages[name]['p95_ms'], PAGE_LIMIT_AT_A_MILLION_MS, vendor=r['vendor'], size=r['incidents']) if r['incidents'] >= 1_000_000 else ''}"
             for name in OTHER_PAGES
@@ -207,7 +208,8 @@ def other_pages_table(results):
         lines.append("| " + " | ".join(cells) + " |")
     addresses = measured[-1]["other_pages"]
     lines.append("")
-    lines.append("Addresses (at the largest size): " + "; ".join(f"{name} `{addresses[name]['url']}`" for name in OTHER_PAGES))
+    lines.append("Addresses (at the largest size): " + "; ".join(
+        f"{name} `{addresses[name]['url']}`" for name in OTHER_PAGES if name in addresses))
     return "\n".join(lines)
 
 
