@@ -90,7 +90,7 @@ def _move(incident, status):
     # One UPDATE of the two columns (what save(update_fields=...) runs, without its per-field machinery).
     Incident.objects.filter(pk=incident.pk).update(status=incident.status, updated_at=incident.updated_at)
     if not incident.is_working_copy:
-        _recount(incident, moved=True)
+        _recount(incident, moved=True, published=Status.PUBLISHED in (before, status))
     return {"status": [before, status]}
 
 
@@ -127,18 +127,23 @@ def _write_content(incident, fields, allegations):
 _held = ContextVar("held", default=None)
 
 
-def _recount(incident, *, moved=False):
-    """Keep the balance tally, and which sources the public may read, in step with a write of a record incident
-    (inside `batched()`: at its end)."""
+def _recount(incident, *, moved=False, published=None):
+    """Keep the balance tally in step with a write of a record incident (inside `batched()`: at its end), and
+    which sources the public may read when the incident is, or was until this write, `published` (by default:
+    is published now; nothing else can change which sources a published incident cites)."""
+    published = incident.status == Status.PUBLISHED if published is None else published
     held = _held.get()
     if held is not None:
         held["recount"].add(incident.pk)
+        if published:
+            held["publicity"].add(incident.pk)
         return
     if moved:
         tally.moved(incident)
     else:
         tally.refresh([incident.pk])
-    publicity.refresh_cited_by([incident.pk])
+    if published:
+        publicity.refresh_cited_by([incident.pk])
 
 
 @contextmanager
@@ -158,7 +163,7 @@ def batched():
     if _held.get() is not None:
         yield
         return
-    held = {"recount": set(), "rows": defaultdict(list)}
+    held = {"recount": set(), "publicity": set(), "rows": defaultdict(list)}
     token = _held.set(held)
     try:
         yield
@@ -169,7 +174,7 @@ def batched():
     recount = sorted(held["recount"])
     for start in range(0, len(recount), tally.CHUNK):
         tally.refresh(recount[start:start + tally.CHUNK])
-        publicity.refresh_cited_by(recount[start:start + tally.CHUNK])
+    publicity.refresh_cited_by(held["publicity"])
 
 
 def _insert_allegations(incident, allegations):

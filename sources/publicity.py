@@ -3,10 +3,10 @@
 A source recorded for work still in review (a testimony, say) can name or locate a witness, so it stays private
 until what cites it is published. Asking that of every source on each request (a citation, its allegation and
 its incident per source) took 37 s for the source list at 10^6 incidents; the answer is kept on the source
-instead, like the balance tally, and moved by the services whenever it can change: when a record incident is
-written, moves status, or has its content replaced by an approved revision (whose old citations are gone by
-then, so the service names their sources). A draft's citations never make a source public, so nothing else
-can change it.
+instead, like the balance tally, and moved by the services whenever it can change: when a record incident
+moves into or out of publication, or has its content replaced by an approved revision (whose old citations are
+gone by then, so the service names their sources). A draft's citations never make a source public, so nothing
+else can change it.
 """
 from django.db.models import Exists, OuterRef
 
