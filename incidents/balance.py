@@ -434,19 +434,28 @@ def tallied_counts(filterset):
     if tallied is None:
         return None
     scope, facet, side, party, unattributed = tallied
-    if unattributed and (side or party):
-        return {"incidents": 0, "allegations": 0}  # no allegation is both unattributed and attributed
-    if unattributed:
-        column = ("casualties_unattributed", 0, 0)
-    elif side and party:
-        column = ("casualties_pair", side, party)
-    else:
-        column = ("casualties_side", side, 0) if side else ("casualties_party", 0, party) if party else (
-            "casualties_all", 0, 0)
+    column = _incidents_column(side, party, unattributed)
+    if column is None:
+        return {"incidents": 0, "allegations": 0}
     totals = tally.totals(*scope, sections=["allegations", column[0]], facet=facet)
     allegations = sum(n for (section, row_side, row_party, _), n in totals.items()
                       if section == "allegations" and _narrowed_to(row_side, row_party, side, party, unattributed))
     return {"incidents": totals.get((*column, "incidents"), 0), "allegations": allegations}
+
+
+def _incidents_column(side, party, unattributed):
+    """The (section, side id, party id) of the running totals that count the incidents with an allegation of
+    one side, one party, both, the unattributed ones or any (casualty sections count each incident once), or
+    None when no allegation can match (unattributed and of a side or party)."""
+    if unattributed:
+        return None if side or party else ("casualties_unattributed", 0, 0)
+    if side and party:
+        return ("casualties_pair", side, party)
+    if side:
+        return ("casualties_side", side, 0)
+    if party:
+        return ("casualties_party", 0, party)
+    return ("casualties_all", 0, 0)
 
 
 def _tally_scope(filterset):
@@ -1020,15 +1029,16 @@ def _tallied_sections(side, party, unattributed):
     the timeline reads for a filter of at most one side, one party or the unattributed allegations (in the
     sides' row, side id None: each side's own), or None for a row the filter leaves empty; None for all of them
     when no allegation can match (unattributed and of a side or party)."""
+    total = _incidents_column(side, party, unattributed)
+    if total is None:
+        return None
     if unattributed:
-        return None if side or party else (("casualties_unattributed", 0, 0), None, ("casualties_unattributed", 0, 0))
-    if side and party:
-        return ("casualties_pair", side, party), ("casualties_pair", side, party), None
+        return total, None, total
     if side:
-        return ("casualties_side", side, 0), ("casualties_side", side, 0), None
+        return total, total, None
     if party:
-        return ("casualties_party", 0, party), ("casualties_pair", None, party), None
-    return ("casualties_all", 0, 0), ("casualties_side", None, 0), ("casualties_unattributed", 0, 0)
+        return total, ("casualties_pair", None, party), None
+    return total, ("casualties_side", None, 0), ("casualties_unattributed", 0, 0)
 
 
 def _tallied_last(filterset, total, last_month=None):
