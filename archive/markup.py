@@ -15,3 +15,12 @@ def joined(pieces):
     """Pieces of HTML, each already escaped, as one safe string."""
     return mark_safe("".join(pieces))
 
+
+
+def attributes(attrs):
+    """`django.forms.utils.flatatt()`: ' name="value"' for each attribute (sorted), then the names of those
+    that are True; False and None leave an attribute out."""
+    pairs = sorted((name, value) for name, value in attrs.items() if not isinstance(value, bool) and value is not None)
+    flags = [name for name, value in attrs.items() if value is True]
+    return "".join(f' {escaped(name)}="{escaped(value)}"' for name, value in pairs) + "".join(
+        f" {escaped(name)}" for name in flags)

@@ -233,7 +233,7 @@ def live_totals(filterset):
         return f" AND {column} IN ({sql})", list(params)
 
     violation_condition = weapon_condition = organization_condition = ("", [])
-    if data.get("violation"):
+    if _given(data.get("violation")):
         violations = ViolationType.objects.filter(pk__in=[entry.pk for entry in data["violation"]])
         violation_condition = restricted("t.violationtype_id", violations)
     weapon_filter = Q()
@@ -246,7 +246,7 @@ def live_totals(filterset):
     if weapon_filter:
         weapon_condition = restricted("t.weapontype_id", WeaponType.objects.filter(weapon_filter))
     organization_filter = Q()
-    if data.get("organization"):
+    if _given(data.get("organization")):
         organization_filter &= Q(pk__in=[entry.pk for entry in data["organization"]])
     if data.get("organization_kind"):
         organization_filter &= _organization_kind_condition(data["organization_kind"], prefix="")
@@ -410,8 +410,8 @@ def _tallied_scope(filterset):
     scope = _tally_scope(filterset)
     if facet is None or scope is None or (facet and scope[3] is not None):
         return None
-    want_side = data["side"][0].pk if data.get("side") else None
-    want_party = data["party"][0].pk if data.get("party") else None
+    want_side = data["side"][0].pk if _given(data.get("side")) else None
+    want_party = data["party"][0].pk if _given(data.get("party")) else None
     return scope, facet, want_side, want_party, data.get("unattributed") == "yes"
 
 
@@ -476,7 +476,7 @@ def _tally_scope(filterset):
         visibilities = Visibility.values
     else:
         statuses, visibilities = [Status.PUBLISHED], [Visibility.PUBLIC]
-    conflicts = [conflict.pk for conflict in data["conflict"]] if data.get("conflict") else None
+    conflicts = [conflict.pk for conflict in data["conflict"]] if _given(data.get("conflict")) else None
     return statuses, visibilities, conflicts, months
 
 

@@ -6,18 +6,17 @@ options. Rendered by Django's templates (one include per option, one template pe
 tests/test_filters.py holds each widget equal to the Django widget it stands for.
 """
 from django import forms
-from django.forms.utils import flatatt
-from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from archive.markup import escaped
+from archive.markup import attributes, escaped
 
 
 def input_html(widget):
     """Django's `input.html` for a widget context (or an option's)."""
     value = widget["value"]
-    return format_html('<input type="{}" name="{}"{}{}>', widget["type"], widget["name"],
-                       format_html(' value="{}"', value) if value is not None else "", flatatt(widget["attrs"]))
+    shown = f' value="{escaped(value)}"' if value is not None else ""
+    return mark_safe(f'<input type="{escaped(widget["type"])}" name="{escaped(widget["name"])}"{shown}'
+                     f'{attributes(widget["attrs"])}>')
 
 
 class InputInPython:
@@ -45,10 +44,10 @@ class OptionsInPython:
         for option_value, label in self.choices:
             if isinstance(label, (list, tuple)):
                 inner = "".join(self._option(sub_value, sub_label, selected) for sub_value, sub_label in label)
-                parts.append(format_html('<optgroup label="{}">{}</optgroup>', option_value, mark_safe(inner)))
+                parts.append(f'<optgroup label="{escaped(option_value)}">{inner}</optgroup>')
             else:
                 parts.append(self._option(option_value, label, selected))
-        return format_html('<select name="{}"{}>{}</select>', name, flatatt(attrs), mark_safe("".join(parts)))
+        return mark_safe(f'<select name="{escaped(name)}"{attributes(attrs)}>{"".join(parts)}</select>')
 
     def _option(self, value, label, selected):
         value = "" if value is None else str(value)
@@ -73,16 +72,17 @@ class FastCheckboxSelectMultiple(forms.CheckboxSelectMultiple):
         widget = self.get_context(name, value, attrs)["widget"]
         parts = []
         for group, options, _index in widget["optgroups"]:
-            inner = mark_safe("".join(format_html("<div>{}</div>", self._option(option)) for option in options))
-            parts.append(format_html("<div><label>{}</label>{}</div>", group, inner) if group else inner)
+            inner = "".join(f"<div>{self._option(option)}</div>" for option in options)
+            parts.append(f"<div><label>{escaped(group)}</label>{inner}</div>" if group else inner)
         element_id, css_class = widget["attrs"].get("id"), widget["attrs"].get("class")
-        return format_html("<div{}{}>{}</div>", format_html(' id="{}"', element_id) if element_id else "",
-                           format_html(' class="{}"', css_class) if css_class else "", mark_safe("".join(parts)))
+        shown_id = f' id="{escaped(element_id)}"' if element_id else ""
+        shown_class = f' class="{escaped(css_class)}"' if css_class else ""
+        return mark_safe(f'<div{shown_id}{shown_class}>{"".join(parts)}</div>')
 
     @staticmethod
     def _option(option):
         if not option["wrap_label"]:
             return input_html(option)
         option_id = option["attrs"].get("id")
-        return format_html("<label{}>{} {}</label>", format_html(' for="{}"', option_id) if option_id else "",
-                           input_html(option), option["label"])
+        label_for = f' for="{escaped(option_id)}"' if option_id else ""
+        return f"<label{label_for}>{input_html(option)} {escaped(option['label'])}</label>"

@@ -5,7 +5,9 @@ and a label template per field: the form is on every finding page. tests/test_fi
 template.
 """
 from django import template
-from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from archive.markup import escaped
 
 register = template.Library()
 
@@ -18,29 +20,26 @@ def filter_field(form, name):
     field = form[name]
     errors, help_text, auto_id = field.errors, field.help_text, field.auto_id
     if field.use_fieldset:
-        described = format_html(' aria-describedby="{}_helptext"', auto_id) if help_text else ""
-        body = format_html("<fieldset{}><legend>{}</legend>{}</fieldset>", described, field.label, field.as_widget())
+        described = f' aria-describedby="{escaped(auto_id)}_helptext"' if help_text else ""
+        body = f"<fieldset{described}><legend>{escaped(field.label)}</legend>{field.as_widget()}</fieldset>"
     else:
-        body = format_html("{}{}", label_tag(field), field.as_widget())
-    return format_html(
-        '<div class="filter-field{}">{}{}{}</div>',
-        " has-error" if errors else "",
-        body,
-        format_html('<small class="help" id="{}_helptext">{}</small>', auto_id, help_text) if help_text else "",
-        format_html('<ul class="errorlist" id="{}_error">{}</ul>', auto_id,
-                    format_html_join("", "<li>{}</li>", ((error,) for error in errors))) if errors else "",
-    )
+        body = f"{label_tag(field)}{field.as_widget()}"
+    help_html = f'<small class="help" id="{escaped(auto_id)}_helptext">{escaped(help_text)}</small>' if help_text else ""
+    errors_html = (f'<ul class="errorlist" id="{escaped(auto_id)}_error">'
+                   f'{"".join(f"<li>{escaped(error)}</li>" for error in errors)}</ul>') if errors else ""
+    return mark_safe(f'<div class="filter-field{" has-error" if errors else ""}">{body}{help_html}{errors_html}</div>')
 
 
 def label_tag(field):
     """BoundField.label_tag() without its template: the label with the form's suffix, for the widget's id."""
-    contents = field.label
+    contents = escaped(field.label)
     suffix = field.field.label_suffix if field.field.label_suffix is not None else field.form.label_suffix
-    if suffix and contents and contents[-1] not in ":?.!":
-        contents = format_html("{}{}", contents, suffix)
+    if suffix and contents and field.label[-1] not in ":?.!":
+        contents = f"{contents}{escaped(suffix)}"
     widget = field.field.widget
     element_id = widget.attrs.get("id") or field.auto_id
     if not element_id:
-        return conditional_escape(contents)
+        return contents
     for_id = widget.id_for_label(element_id)
-    return format_html("<label{}>{}</label>", format_html(' for="{}"', for_id) if for_id else "", contents)
+    label_for = f' for="{escaped(for_id)}"' if for_id else ""
+    return f"<label{label_for}>{contents}</label>"
