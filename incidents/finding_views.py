@@ -10,7 +10,6 @@ import datetime
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils.formats import localize
 from django.views.decorators.http import require_GET
 
@@ -20,6 +19,8 @@ from archive.markup import escaped, joined
 from . import balance as comparing
 from . import exports
 from .filters import filter_incidents, form_errors_text
+from .models import Place
+from .templatetags.incident_list import detail_urls
 
 # The map page embeds its points; beyond this many it says so and offers the GeoJSON export (no cap there).
 MAP_LIMIT = 5000
@@ -59,22 +60,14 @@ def date_label(start, end, precision):
     return f"{first} to {last}"
 
 
-def _detail_urls():
-    """The address of an incident's page from its id, reversed once per page, not once per point."""
-    sentinel = 987654321
-    prefix, suffix = reverse("incidents:detail", args=[sentinel]).split(str(sentinel))
-    return lambda pk: f"{prefix}{pk}{suffix}"
-
-
 def _point(row, url_of):
-    aliases = [line.strip() for line in (row["place__aliases"] or "").splitlines() if line.strip()]
     return {
         "id": row["pk"],
         "ref": row["reference_code"],
         "title": row["title"],
         "date": date_label(row["date_start"], row["date_end"], row["date_precision"]),
         "date_precision": row["date_precision"],
-        "place": f"{row['place__name']} ({aliases[0]})" if aliases else row["place__name"],
+        "place": Place.label(row["place__name"], row["place__aliases"]),
         "geo_precision": row["place__geo_precision"],
         "lat": float(row["place__latitude"]),
         "lng": float(row["place__longitude"]),
@@ -116,7 +109,7 @@ def incident_map(request):
         "place__latitude", "place__longitude", "place__geo_precision", "civilians_killed_min", "civilians_killed_max",
     )[: MAP_LIMIT + 1])
     truncated = len(rows) > MAP_LIMIT
-    url_of = _detail_urls()
+    url_of = detail_urls()
     points = [_point(row, url_of) for row in rows[:MAP_LIMIT]]
     counts = filterset.counts()
     return render(request, "finding/map.html", {

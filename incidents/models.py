@@ -115,8 +115,13 @@ class Place(models.Model):
         ]
 
     def __str__(self):
-        aliases = self.alias_list()
-        return f"{self.name} ({aliases[0]})" if aliases else self.name
+        return self.label(self.name, self.aliases)
+
+    @staticmethod
+    def label(name, aliases):
+        """How a place is written out: its name, and its first other name in brackets."""
+        others = _aliases(aliases)
+        return f"{name} ({others[0]})" if others else name
 
     def alias_list(self):
         return _aliases(self.aliases)

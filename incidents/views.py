@@ -56,9 +56,7 @@ def incident_list(request):
     # index entries instead of reading (and joining) every row it passes over.
     paginator = CountedPaginator(incidents.values_list("pk", flat=True), settings.ARCHIVE_PAGE_SIZE, counts["incidents"])
     page = paginator.get_page(request.GET.get("page"))
-    ids = list(page.object_list)
-    by_id = Incident.objects.for_list().in_bulk(ids)
-    rows = [by_id[pk] for pk in ids]
+    rows = Incident.objects.list_rows(list(page.object_list))
     return render(request, "incidents/incident_list.html", {
         "page_obj": page,
         "incidents": rows,

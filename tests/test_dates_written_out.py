@@ -51,3 +51,18 @@ def test_partial_date(value, form, expected):
 ])
 def test_figure_range(low, high, expected):
     assert rendered("{% figure_range low high %}", low=low, high=high) == expected
+
+
+@pytest.mark.parametrize("language", ["en", "de", "fr"])
+def test_the_formats_written_out_are_djangos(language):
+    from django.utils import translation
+    from django.utils.dateformat import format as django_format
+
+    from incidents.templatetags import dates
+
+    days = [D(2020, month, day) for month in range(1, 13) for day in (1, 9, 28)] + [D(999, 1, 5), D(1850, 12, 31)]
+    with translation.override(language):
+        for day in days:
+            assert dates.DAY(day) == django_format(day, "j F Y")
+            assert dates.MONTH(day) == django_format(day, "F Y")
+            assert dates.YEAR(day) == django_format(day, "Y")

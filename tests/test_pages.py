@@ -278,7 +278,7 @@ def test_the_list_is_newest_first_with_undated_incidents_last(client, db):
 
     response = client.get(reverse("incidents:list"))
 
-    assert list(response.context["incidents"]) == [new, old, undated]
+    assert [row["pk"] for row in response.context["incidents"]] == [new.pk, old.pk, undated.pk]
 
 
 def test_pagination_links_keep_the_query_string(client, settings, db):

@@ -67,7 +67,7 @@ def test_the_list_shows_each_incidents_allegation_count(client):
 
     response = client.get(reverse("incidents:list"))
 
-    assert response.context["incidents"][0].allegation_count == 3
+    assert response.context["incidents"][0]["allegation_count"] == 3
     assert "<td>3</td>" in response.text
 
 
