@@ -38,14 +38,7 @@ from sources.models import Citation, Source  # noqa: E402
 
 
 def timed(function, repeat):
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return {"median_ms": round(statistics.median(samples), 2),
-            "p95_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.95))], 2)}
+    return interleaved([function], repeat)[0]
 
 
 def get(client, url):
@@ -89,13 +82,28 @@ def filters():
     }
 
 
+def interleaved(functions, repeat):
+    """timed() of each function, run in turn within each repetition: all of them meet the same moments of a
+    machine whose speed varies (on this shared one, a loop of pure Python took 290 to 490 ms from run to run)."""
+    samples = [[] for _ in functions]
+    for _ in range(repeat):
+        for function, times in zip(functions, samples):
+            started = time.perf_counter()
+            function()
+            times.append((time.perf_counter() - started) * 1000)
+    result = []
+    for times in samples:
+        times.sort()
+        result.append({"median_ms": round(statistics.median(times), 2),
+                       "p95_ms": round(times[min(len(times) - 1, int(len(times) * 0.95))], 2)})
+    return result
+
+
 def measure_list(repeat):
     client, rows = Client(), {}
     for name, url in filters().items():
         count, rows_sql, statements = list_queries(url)
-        page = timed(lambda: get(client, url), repeat)
-        raw_rows = timed(floor(rows_sql), repeat)
-        raw_all = timed(floor(*statements), repeat)
+        page, raw_rows, raw_all = interleaved([lambda: get(client, url), floor(rows_sql), floor(*statements)], repeat)
         rows[name] = {**page, "rows_floor_median_ms": raw_rows["median_ms"], "all_sql_median_ms": raw_all["median_ms"],
                       "ratio_to_all_sql": round(page["median_ms"] / max(raw_all["median_ms"], 0.01), 1),
                       "ratio_to_rows": round(page["median_ms"] / max(raw_rows["median_ms"], 0.01), 1),
