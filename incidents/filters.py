@@ -97,20 +97,67 @@ ORGANIZATION_KIND_CHOICES = [
 
 
 class NamedOptions(ModelChoiceIterator):
-    """A model choice field's options as (slug, name) pairs read by one `values_list()`: the filter form's
-    conflicts, sides, parties, violation types and organizations are named by their `name`, which is what
-    their `__str__` gives. Building a model instance per option took about 3 ms of every finding page."""
+    """A model choice field's options as (slug, name) pairs: the filter form's conflicts, sides, parties,
+    violation types and organizations are named by their `name`, which is what their `__str__` gives, and
+    listed in its order. Building a model instance per option took about 3 ms of every finding page. In a form
+    of IncidentFilter, all the lists are read by one statement (`OptionLists`)."""
 
     def __iter__(self):
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
         if self.field.null_label is not None:
             yield (self.field.null_value, self.field.null_label)
-        yield from self.queryset.values_list(self.field.to_field_name, "name")
+        lists = getattr(self.field, "option_lists", None)
+        if lists is not None:
+            yield from lists.of(self.field)
+        else:
+            yield from self.queryset.values_list(self.field.to_field_name, "name").order_by("name")
 
 
 class NamedModelMultipleChoiceField(ModelMultipleChoiceField):
     iterator = NamedOptions
+
+    def __copy__(self):
+        """A copy with a widget of its own, whose options are this copy's (and so its form's `OptionLists`)."""
+        field = self.__class__.__new__(self.__class__)
+        field.__dict__.update(self.__dict__)
+        field.widget = copy.copy(self.widget)
+        field.widget.choices = self.iterator(field)
+        return field
+
+
+class OptionLists:
+    """The options of a form's NamedModelMultipleChoiceFields, read together by one statement when the first is
+    drawn: five statements through the ORM took 1 ms of every finding page. A field whose queryset is
+    filtered reads its own (the statement reads whole tables)."""
+
+    def __init__(self, fields):
+        self.fields = [field for field in fields if not field.queryset.query.where]
+        self.lists = None
+        for field in self.fields:
+            field.option_lists = self
+
+    def of(self, field):
+        if self.lists is None:
+            self.lists = self._read()
+        return self.lists[self.fields.index(field)]
+
+    def _read(self):
+        from django.db import connection
+
+        quote = connection.ops.quote_name
+        statement = " UNION ALL ".join(
+            f"SELECT {index}, {quote(field.queryset.model._meta.get_field(field.to_field_name).column)}, "
+            f"{quote(field.queryset.model._meta.get_field('name').column)} "
+            f"FROM {quote(field.queryset.model._meta.db_table)}"
+            for index, field in enumerate(self.fields)
+        )
+        lists = [[] for _ in self.fields]
+        with connection.cursor() as cursor:
+            cursor.execute(f"{statement} ORDER BY 1, 3")
+            for index, value, name in cursor.fetchall():
+                lists[index].append((value, name))
+        return lists
 
 
 class NamedModelMultipleChoiceFilter(django_filters.ModelMultipleChoiceFilter):
@@ -391,6 +438,13 @@ class IncidentFilter(django_filters.FilterSet):
             form_class = self._form_classes[names] = super().get_form_class()
             form_class.base_fields = ShallowlyCopied(form_class.base_fields)
         return form_class
+
+    @property
+    def form(self):
+        if not hasattr(self, "_form"):
+            form = super().form
+            OptionLists([field for field in form.fields.values() if isinstance(field, NamedModelMultipleChoiceField)])
+        return self._form
 
     # --- conditions -------------------------------------------------------
 

@@ -76,6 +76,17 @@ def test_the_filter_forms_named_options_are_each_entrys_slug_and_what_it_is_call
     assert '<option value="watch-monitor">Watch &lt;&amp;&gt; &quot;Monitor&quot;</option>' in html
 
 
+def test_a_form_reads_all_its_named_option_lists_with_one_statement(listed):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    filterset = IncidentFilter({}, queryset=Incident.objects.all())
+    with CaptureQueriesContext(connection) as captured:
+        html = "".join(str(filterset.form[name]) for name in ["conflict", "side", "party", "violation", "organization"])
+    assert len(captured.captured_queries) == 1
+    assert "Party A forces" in html and "Side A" in html
+
+
 def test_forms_share_their_fields_declarations_but_nothing_one_request_gave_or_read(listed):
     """The form class's fields are copied one level deep per form: a new entry shows in the next form, and one
     form's values and errors never reach another."""
