@@ -113,7 +113,7 @@ def test_the_source_list_pages_through_every_source_in_organization_then_date_or
 
 
 def test_the_list_names_the_first_citing_incidents_and_counts_the_rest(researcher, reviewer, client):
-    from sources.views import CITED_SHOWN
+    from sources.querysets import CITED_SHOWN
 
     report = factories.source(title="Much cited report")
     codes = [f"CITE-{number:02d}" for number in range(CITED_SHOWN + 3)]
