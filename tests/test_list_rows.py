@@ -102,3 +102,16 @@ def test_forms_share_their_fields_declarations_but_nothing_one_request_gave_or_r
     assert 'value="verified" id="id_confidence_0" checked' not in html
     assert 'value="-1"' not in str(clean.form["killed_min"]) and not clean.form["side"].errors
     assert bad.form.fields["side"] is not clean.form.fields["side"]
+
+
+def test_a_named_field_whose_queryset_is_filtered_reads_its_own_options(listed):
+    from incidents.filters import NamedModelMultipleChoiceField, OptionLists
+    from incidents.models import Side
+
+    factories.side("Another side")
+    every = NamedModelMultipleChoiceField(queryset=Side.objects.all(), to_field_name="slug")
+    some = NamedModelMultipleChoiceField(queryset=Side.objects.filter(name__startswith="Another"), to_field_name="slug")
+    OptionLists([every, some])
+    assert getattr(some, "option_lists", None) is None and every.option_lists is not None
+    assert list(some.choices) == [("another-side", "Another side")]
+    assert list(every.choices) == [("another-side", "Another side"), ("side-a", "Side A")]
