@@ -24,8 +24,8 @@ import copy
 import numbers
 
 import django_filters
-from django_filters.fields import ModelChoiceIterator, ModelMultipleChoiceField
 from django import forms
+from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 from django.db.models.query import QuerySet
@@ -33,6 +33,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import slugify
+from django_filters.fields import ModelChoiceIterator, ModelMultipleChoiceField
 
 from archive import dates, roles
 from sources.models import Organization, OrganizationKind
@@ -99,7 +100,7 @@ ORGANIZATION_KIND_CHOICES = [
 class NamedOptions(ModelChoiceIterator):
     """A model choice field's options as (slug, name) pairs: the filter form's conflicts, sides, parties,
     violation types and organizations are named by their `name`, which is what their `__str__` gives, and
-    listed in its order. Building a model instance per option took about 3 ms of every finding page. In a form
+    listed in the order of their names. Building a model instance per option took about 3 ms of every finding page. In a form
     of IncidentFilter, all the lists are read by one statement (`OptionLists`)."""
 
     def __iter__(self):
@@ -143,8 +144,6 @@ class OptionLists:
         return self.lists[self.fields.index(field)]
 
     def _read(self):
-        from django.db import connection
-
         quote = connection.ops.quote_name
         statement = " UNION ALL ".join(
             f"SELECT {index}, {quote(field.queryset.model._meta.get_field(field.to_field_name).column)}, "

@@ -35,10 +35,7 @@ class IncidentQuerySet(models.QuerySet):
     def for_list(self):
         """What a list row shows: the incident's dates, reference, title, place and allegation count, and its
         status for staff (only those columns: converting the others took 1 ms of the list page)."""
-        return self.select_related("place").only(
-            "reference_code", "title", "date_start", "date_end", "date_precision", "allegation_count", "status",
-            "visibility", "place__name", "place__aliases",
-        )
+        return self.select_related("place").only(*LIST_ROW_FIELDS)
 
     def list_rows(self, ids):
         """The rows of a list page in the order of `ids`, as plain values (what `{% incident_rows %}` writes): its

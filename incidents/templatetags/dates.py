@@ -8,20 +8,16 @@ register = template.Library()
 
 # Django's date formats "j F Y", "F Y" and "Y" (the day without a leading zero, the month's name as translated,
 # the year in four digits), written out: its formatter parses the format again for every date, 25 times a page.
-def DAY(day):
+def day_text(day):
     return f"{day.day} {MONTHS[day.month]} {day.year:04d}"
 
 
-def MONTH(day):
+def month_text(day):
     return f"{MONTHS[day.month]} {day.year:04d}"
 
 
-def YEAR(day):
+def year_text(day):
     return f"{day.year:04d}"
-
-
-def date_format(day, form):
-    return form(day)
 
 
 @register.simple_tag
@@ -32,20 +28,20 @@ def date_span(start, end, precision):
         return "date not established"
     if precision == "year":
         if not end or start.year == end.year:
-            return date_format(start, YEAR)
-        return f"{date_format(start, YEAR)} to {date_format(end, YEAR)}"
+            return year_text(start)
+        return f"{year_text(start)} to {year_text(end)}"
     if precision == "month":
         if not end or (start.year, start.month) == (end.year, end.month):
-            return date_format(start, MONTH)
-        return f"{date_format(start, MONTH)} to {date_format(end, MONTH)}"
+            return month_text(start)
+        return f"{month_text(start)} to {month_text(end)}"
     if precision == "day":
         if not end or start == end:
-            return date_format(start, DAY)
-        return f"{date_format(start, DAY)} to {date_format(end, DAY)}"
+            return day_text(start)
+        return f"{day_text(start)} to {day_text(end)}"
     if not end or start == end:
-        text = f"around {date_format(start, DAY)}"
+        text = f"around {day_text(start)}"
     else:
-        text = f"between {date_format(start, DAY)} and {date_format(end, DAY)}"
+        text = f"between {day_text(start)} and {day_text(end)}"
     return f"{text} (date uncertain)" if precision == "unknown" else f"{text} (approximate)"
 
 
@@ -54,7 +50,7 @@ def partial_date(value, form):
     """A date given to the year, the month or the day: "2021", "March 2021", "4 March 2021"; or "undated"."""
     if not value:
         return "undated"
-    return date_format(value, {"year": YEAR, "month": MONTH}.get(form, DAY))
+    return {"year": year_text, "month": month_text}.get(form, day_text)(value)
 
 
 @register.simple_tag
