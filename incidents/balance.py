@@ -394,7 +394,7 @@ def _tally_facet(filterset):
     if len(value) != 1:
         return None
     value = value[0]
-    return tally.facet(name, value.pk if name == "violation" else value)
+    return tally.facet(name, value.pk if name in ("violation", "organization") else value)
 
 
 def _tallied_scope(filterset):

@@ -15,9 +15,10 @@ from the facts stored before, is taken out first.
 
 The same contribution is counted again for each *facet* of the incident: the
 allegations of one weapon category, one violation type, one confidence grade,
-or those naming a cluster munition, as the list filter of that one value
-selects them (a facet of one weapon category counts only that category in the
-weapon table, as the live count does). So a balance whose filter names only
+citing one reporting organization, or those naming a cluster munition, as the
+list filter of that one value selects them (a facet of one weapon category
+counts only that category in the weapon table, one organization only its own
+citations in the sources table, as the live count does). So a balance whose filter names only
 conflicts, statuses, at most one side, one party or the unattributed
 allegations, and at most one such facet value, is the sum of a few hundred
 rows (casualties are also kept per side and party pair for that).
@@ -46,7 +47,7 @@ CASUALTIES = ["civilians_killed_min", "civilians_killed_max", "civilians_injured
 CHUNK = 2000
 APPLY_EVERY = 200_000  # rebuild_tally of 10^5 incidents (one group) peaked at 0.9 GB
 # The list filters whose single value the totals are also kept for.
-FACETS = ("weapon_category", "violation", "confidence", "cluster")
+FACETS = ("weapon_category", "violation", "confidence", "cluster", "organization")
 # A weapon type's fields that its incidents' contributions count: a change to one recounts them.
 WEAPON_FIELDS = {"category", "is_cluster_munition"}
 
@@ -99,53 +100,64 @@ def facts(incident_ids, apps=installed_apps):
     return result
 
 
-def contribution(facts, counts=None, key=(), sign=1):
+def contribution(facts, counts=None, key=(), sign=1, facets=None):
     """What an incident with these facts adds to the totals, without a facet ("") and for each facet value
     among its allegations: into `counts` (a new Counter if none), keyed (*key, facet, section, side id,
     party id, name), each count times `sign`. `key` is the incident's (status, visibility, conflict, first month,
-    last month) or nothing; a facet's totals are not kept by month, so its months are left 0 and sum together."""
+    last month) or nothing; a facet's totals are not kept by month, so its months are left 0 and sum together.
+    With `facets` (some of FACETS), only those facets' totals are counted (a migration adding one)."""
     counts = Counter() if counts is None else counts
     allegations, figures = facts["allegations"], facts["figures"]
     unmonthed = (*key[:3], 0, 0) if key else ()
-    _count(counts, (*key, ""), allegations, figures, sign)
-    categories, violations, grades, cluster = set(), set(), set(), False
-    for _side, _party, confidence, violation_ids, weapons, _organizations in allegations:
-        grades.add(confidence)
-        violations.update(violation_ids)
+    if facets is None:
+        _count(counts, (*key, ""), allegations, figures, sign)
+    values = {name: set() for name in FACETS}
+    for _side, _party, confidence, violation_ids, weapons, organization_ids in allegations:
+        values["confidence"].add(confidence)
+        values["violation"].update(violation_ids)
+        values["organization"].update(organization_ids)
         for category, is_cluster in weapons:
-            categories.add(category)
-            cluster = cluster or bool(is_cluster)
-    for category in categories:
-        _count(counts, (*unmonthed, facet("weapon_category", category)),
-               [a for a in allegations if any(c == category for c, _ in a[4])], figures, sign, category=category)
-    for violation in violations:
-        _count(counts, (*unmonthed, facet("violation", violation)), [a for a in allegations if violation in a[3]],
-               figures, sign, violation=violation)
-    for grade in grades:
-        _count(counts, (*unmonthed, facet("confidence", grade)), [a for a in allegations if a[2] == grade],
-               figures, sign)
-    if cluster:
-        _count(counts, (*unmonthed, facet("cluster", "yes")), [a for a in allegations if any(k for _, k in a[4])],
-               figures, sign, cluster=True)
+            values["weapon_category"].add(category)
+            if is_cluster:
+                values["cluster"].add("yes")
+    for name in FACETS if facets is None else facets:
+        selects = _SELECTS[name]
+        for value in values[name]:
+            _count(counts, (*unmonthed, facet(name, value)), [a for a in allegations if selects(a, value)],
+                   figures, sign, **{name: value})
     return counts
 
 
-def _count(counts, key, allegations, figures, sign, violation=None, category=None, cluster=False):
+# Whether an allegation's facts ([side, party, confidence, violations, weapons, organizations]) are among those
+# the list filter of one facet's value selects.
+_SELECTS = {
+    "weapon_category": lambda allegation, category: any(c == category for c, _ in allegation[4]),
+    "violation": lambda allegation, violation: violation in allegation[3],
+    "confidence": lambda allegation, grade: allegation[2] == grade,
+    "cluster": lambda allegation, _yes: any(is_cluster for _, is_cluster in allegation[4]),
+    "organization": lambda allegation, organization: organization in allegation[5],
+}
+
+
+def _count(counts, key, allegations, figures, sign, violation=None, weapon_category=None, cluster=None,
+           organization=None, confidence=None):
     """Add the contribution of these allegations (and the incident's figures) under `key` (ending with the
-    facet). A facet of one violation type or weapon category (or of cluster munitions) counts only those in
-    its own table."""
+    facet). A facet of one violation type, weapon category or organization (or of cluster munitions) counts
+    only those in its own table; the keyword named after the facet holds its value (a confidence grade's
+    allegations are already all of that grade)."""
     columns = {("casualties_all", 0, 0)}
-    for side, party, confidence, violation_ids, weapons, organizations in allegations:
-        counts[(*key, "allegations", side, party, confidence)] += sign
+    for side, party, grade, violation_ids, weapons, organizations in allegations:
+        counts[(*key, "allegations", side, party, grade)] += sign
         for violation_id in violation_ids:
             if violation is None or violation_id == violation:
                 counts[(*key, "violation", side, party, str(violation_id))] += sign
         # An allegation naming two weapons of one category counts once under it.
-        for weapon_category in {c for c, is_cluster in weapons
-                                if (category is None or c == category) and (is_cluster or not cluster)}:
-            counts[(*key, "weapon", side, party, weapon_category)] += sign
-        for organization in organizations:
-            counts[(*key, "organization", side, party, str(organization))] += sign
+        for category in {c for c, is_cluster in weapons
+                         if (weapon_category is None or c == weapon_category) and (is_cluster or not cluster)}:
+            counts[(*key, "weapon", side, party, category)] += sign
+        for organization_id in organizations:
+            if organization is None or organization_id == organization:
+                counts[(*key, "organization", side, party, str(organization_id))] += sign
         if side:
             columns.add(("casualties_side", side, 0))
         if party:
@@ -313,6 +325,23 @@ def rebuild(apps=installed_apps, progress=None):
             progress(min(start + CHUNK, len(ids)), len(ids))
     _add(pending, tables)
     return len(ids)
+
+
+def add_facets(names, apps=installed_apps):
+    """Count the totals of facets new to FACETS from the facts stored (a migration adding one): the same rows a
+    rebuild would add for them, without reading every incident's rows again."""
+    _, _, _, tables, IncidentTally = _models(apps)
+    pending, counted = Counter(), 0
+    rows = IncidentTally.objects.order_by("pk").values_list(
+        "status", "visibility", "conflict_id", "first_month", "last_month", "facts")
+    for *key, incident_facts in rows.iterator(chunk_size=CHUNK):
+        contribution(incident_facts, pending, tuple(key), facets=names)
+        counted += 1
+        if counted % APPLY_EVERY == 0:
+            _add(pending, tables)
+            pending = Counter()
+    _add(pending, tables)
+    return counted
 
 
 def totals(statuses, visibilities, conflict_ids=None, months=None, sections=None, facet=""):
