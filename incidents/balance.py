@@ -443,6 +443,20 @@ def tallied_counts(filterset):
     return {"incidents": totals.get((*column, "incidents"), 0), "allegations": allegations}
 
 
+def visible_incidents(filterset):
+    """How many record incidents the filter's user may see, whatever the filter, from the running totals."""
+    statuses, visibilities = _visible(filterset.user, filterset.cleaned())
+    totals = tally.totals(statuses, visibilities, sections=["casualties_all"])
+    return totals.get(("casualties_all", 0, 0, "incidents"), 0)
+
+
+def _visible(user, data):
+    """(statuses, visibilities) of the record incidents `user` sees (the staff: those of the status filter)."""
+    if roles.sees_restricted(user):
+        return data.get("status") or Status.values, Visibility.values
+    return [Status.PUBLISHED], [Visibility.PUBLIC]
+
+
 def _incidents_column(side, party, unattributed):
     """The (section, side id, party id) of the running totals that count the incidents with an allegation of
     one side, one party, both, the unattributed ones or any (casualty sections count each incident once), or
@@ -471,11 +485,7 @@ def _tally_scope(filterset):
     months = _whole_months(data.get("date_from"), data.get("date_to"))
     if months is False:
         return None
-    if roles.sees_restricted(filterset.user):
-        statuses = data.get("status") or Status.values
-        visibilities = Visibility.values
-    else:
-        statuses, visibilities = [Status.PUBLISHED], [Visibility.PUBLIC]
+    statuses, visibilities = _visible(filterset.user, data)
     conflicts = [conflict.pk for conflict in data["conflict"]] if _given(data.get("conflict")) else None
     return statuses, visibilities, conflicts, months
 

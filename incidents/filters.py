@@ -71,6 +71,8 @@ INT_MAX = 2_147_483_647
 # Pagination is by page number (OFFSET) over that index. Measured with 100,000 incidents: the first
 # page takes 1-3 ms and the last about 50 ms (PostgreSQL) or 400 ms (SQLite); sorting by casualties or
 # last update has no index and sorts the matching rows (about 50-250 ms).
+# The sorts an index keeps the visible incidents in (incident_visible_by_date, incident_date_idx).
+WALKABLE_SORTS = {"date", "date_asc", "-date"}
 SORTS = {
     "date": (F("date_start").desc(nulls_last=True), F("id").desc()),
     "date_asc": (F("date_start").asc(nulls_last=True), F("id").asc()),
@@ -522,6 +524,31 @@ class IncidentFilter(django_filters.FilterSet):
             matching = Allegation.objects.filter(self.allegation_condition()).values("incident_id")
             queryset = queryset.filter(pk__in=matching)
         return queryset.order_by(*SORTS[self.sort_key()])
+
+    def probed(self):
+        """The incidents of `qs`, in the same order, each probed for a matching allegation (a correlated EXISTS)
+        rather than gathered from the matching allegations first (`pk IN (...)`); None when there is no
+        allegation filter or no index keeps the incidents in the sort's order.
+
+        Walking the list's index and probing finds a page of a filter that matches most incidents after
+        reading a few times the page (at 10^5 incidents, the first page of the organization cited most: 0.5 ms
+        against 390 ms), where gathering reads and sorts every match; for a filter that matches few, the walk
+        reads almost every incident. `page_source()` chooses."""
+        if not self.data_valid or not self.has_allegation_filter() or self.sort_key() not in WALKABLE_SORTS:
+            return None
+        matching = Allegation.objects.filter(self.allegation_condition(), incident_id=OuterRef("pk"))
+        return self._narrowed(self.queryset).filter(Exists(matching)).order_by(*SORTS[self.sort_key()])
+
+    def page_source(self, matching, offset, per_page):
+        """The queryset a list page at `offset` is read from, given the number of `matching` incidents: `qs`,
+        or `probed()` when its walk would read fewer incidents than gathering the matches (the walk reads
+        about (offset + per_page) × visible ÷ matching incidents)."""
+        probed = self.probed()
+        if probed is None or not matching:
+            return self.qs
+        from .balance import visible_incidents
+
+        return probed if (offset + per_page) * visible_incidents(self) <= matching * matching else self.qs
 
     def allegations(self):
         """The allegations that match, within the incidents that match (may repeat rows: count distinct ids).

@@ -394,6 +394,8 @@ class Allegation(models.Model):
         constraints = [models.CheckConstraint(condition=Q(confidence__in=Confidence.values), name="allegation_confidence_valid")]
         indexes = [
             models.Index(fields=["perpetrator_side", "incident"], name="allegation_side_incident"),
+            # An incident's allegations of one party: the list walking incidents in order probes it for each.
+            models.Index(fields=["perpetrator", "incident"], name="allegation_party_incident"),
             models.Index(fields=["confidence", "incident"], name="allegation_confidence_incident"),
         ]
 

@@ -97,3 +97,35 @@ def test_no_main_filter_of_the_list_reads_a_large_table_whole(archive):
 
 def test_the_check_itself_sees_a_full_table_scan(archive):
     assert full_scans("SELECT COUNT(*) FROM incidents_allegation WHERE summary LIKE '%x%'") == {"incidents_allegation"}
+
+
+def test_the_walk_of_a_filter_matching_most_incidents_probes_each_incident_through_an_index(archive):
+    """The list's other way to a page (IncidentFilter.probed()): the visible incidents in order, each probed for
+    a matching allegation. Each probe must find the incident's allegations by an index on the incident, not
+    read (say) every allegation of a party for each incident."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.http import QueryDict
+
+    from incidents.filters import IncidentFilter
+    from incidents.models import Incident
+
+    probed_filters = 0
+    for url in main_filters():
+        query = QueryDict(url.partition("?")[2])
+        filterset = IncidentFilter(query, queryset=Incident.objects.visible_to(AnonymousUser()), user=AnonymousUser())
+        probed = filterset.probed()
+        if probed is None:
+            continue
+        probed_filters += 1
+        with CaptureQueriesContext(connection) as captured:
+            list(probed.values_list("pk", flat=True)[:25])
+        [sql] = [q["sql"] for q in captured.captured_queries]
+        assert full_scans(sql) == set(), url
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN QUERY PLAN " + sql)
+                details = [row[-1] for row in cursor.fetchall()]
+            probe = details[details.index(next(d for d in details if "SUBQUERY" in d)) + 1]
+            assert "incidents_allegation" in probe or " U0 " in probe, (url, details)
+            assert "incident_id=?" in probe, (url, details)
+    assert probed_filters == 7
