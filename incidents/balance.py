@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import Case, Count, Func, IntegerField, Max, Q, Sum, When
+from django.db.models import Case, Count, Func, IntegerField, Max, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.utils.safestring import mark_safe
@@ -41,8 +41,8 @@ from sources.models import Citation, Organization, Source
 from . import tally
 from .filters import _given, _organization_kind_condition, within
 from .models import (
-    Allegation, BalanceTallyByMonth, Confidence, Party, Side, Status, ViolationType, Visibility, WeaponCategory,
-    WeaponType,
+    Allegation, BalanceTallyByMonth, Confidence, Party, Side, Status, TimelineTally, ViolationType, Visibility,
+    WeaponCategory, WeaponType,
 )
 
 CASUALTIES = ["civilians_killed_min", "civilians_killed_max", "civilians_injured_min", "civilians_injured_max"]
@@ -397,10 +397,11 @@ def _tally_facet(filterset):
     return tally.facet(name, value.pk if name in ("violation", "organization") else value)
 
 
-def _tallied_scope(filterset):
+def _tallied_scope(filterset, facet_by_month=False):
     """(scope: the first arguments of `tally.totals()`, facet, side id, party id, unattributed) when the
-    running totals answer the filter, else None: it names nothing but conflicts, statuses, whole months of dates, at most one side, one
-    party or the unattributed allegations, and, without months, at most one value of one facet."""
+    running totals answer the filter: it names nothing but conflicts, statuses, whole months of dates, at most
+    one side, one party or the unattributed allegations, and, without months, at most one value of one facet.
+    With `facet_by_month` (the timeline's totals keep a facet's incidents by month), a facet with months too."""
     data = filterset.cleaned()
     for name in NARROWING_FILTERS:
         value = data.get(name)
@@ -408,7 +409,7 @@ def _tallied_scope(filterset):
             return None
     facet = _tally_facet(filterset)
     scope = _tally_scope(filterset)
-    if facet is None or scope is None or (facet and scope[3] is not None):
+    if facet is None or scope is None or (facet and scope[3] is not None and not facet_by_month):
         return None
     want_side = data["side"][0].pk if _given(data.get("side")) else None
     want_party = data["party"][0].pk if _given(data.get("party")) else None
@@ -992,34 +993,42 @@ def _months_of(row):
 
 
 def _tallied_spans(filterset):
-    """The spans read from the running totals by month (`tally`) when they answer the filter (`_tallied_scope()`)
-    without a facet (facets are not kept by month), else None: one query sums the rows of the sections the
-    timeline reads (`_tallied_sections()`) whose spans overlap the filter's months, if it names any."""
-    tallied = _tallied_scope(filterset)
-    if tallied is None or tallied[1]:
+    """The spans read from the running totals by month (`tally`) when they answer the filter (`_tallied_scope()`),
+    else None: one query sums the rows of the sections the timeline reads (`_tallied_sections()`) whose spans
+    overlap the filter's months, if it names any. A facet's incidents are kept by month for the timeline's own
+    rows (TimelineTally), not narrowed to a side, a party or the unattributed allegations."""
+    tallied = _tallied_scope(filterset, facet_by_month=True)
+    if tallied is None:
         return None
-    (statuses, visibilities, conflicts, months), _, side, party, unattributed = tallied
+    (statuses, visibilities, conflicts, months), facet, side, party, unattributed = tallied
+    if facet and (side or party or unattributed):
+        return None
     spans = _Spans()
     sections = _tallied_sections(side, party, unattributed)
     if sections is None:
         return spans
     total, per_side, sideless = sections
-    rows = BalanceTallyByMonth.objects.filter(
-        status__in=statuses, visibility__in=visibilities, key="incidents",
-        section__in={section for section, _, _ in filter(None, sections)},
-    )
+    if facet:
+        rows = TimelineTally.objects.filter(facet=facet, status__in=statuses, visibility__in=visibilities)
+        party_column = Value(0)  # kept for the sides only
+    else:
+        rows = BalanceTallyByMonth.objects.filter(
+            status__in=statuses, visibility__in=visibilities, key="incidents",
+            section__in={section for section, _, _ in filter(None, sections)},
+        )
+        if side:
+            rows = rows.filter(side_id=side)
+        if party:
+            rows = rows.filter(party_id=party)
+        party_column = "party_id"
     if conflicts is not None:
         rows = rows.filter(conflict_id__in=conflicts)
-    if side:
-        rows = rows.filter(side_id=side)
-    if party:
-        rows = rows.filter(party_id=party)
     first, last = months or (None, None)
     if first is not None:
         rows = rows.filter(last_month__gte=first)
     if last is not None:
         rows = rows.filter(first_month__lte=last, first_month__gt=0)  # an undated incident (0) is in no month
-    grouped = rows.order_by().values_list("section", "side_id", "party_id", "first_month", "last_month")
+    grouped = rows.order_by().values_list("section", "side_id", party_column, "first_month", "last_month")
     for section, row_side, row_party, first_month, last_month, n in grouped.annotate(n=Sum("n")):
         if not n:
             continue  # a key whose incidents all moved away

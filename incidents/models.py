@@ -539,6 +539,38 @@ class BalanceTallyByMonth(models.Model):
         return f"{self.first_month}-{self.last_month} {self.section} {self.side_id}/{self.party_id} {self.key}: {self.n}"
 
 
+class TimelineTally(models.Model):
+    """The incidents with an allegation of one facet's value (`incidents.tally.facet()`: one weapon category,
+    violation type, confidence grade or organization, or cluster munitions), by the months their spans start and
+    end in, for the timeline's rows: all of them, those of each side, those with an unattributed allegation.
+
+    BalanceTallyByMonth keeps every section of the balance by month, but not by facet: kept for every facet it
+    would hold about eight times its rows. The timeline reads only these three counts of incidents."""
+
+    facet = models.CharField(max_length=60)
+    status = models.CharField(max_length=20)
+    visibility = models.CharField(max_length=20)
+    conflict_id = models.PositiveIntegerField()
+    section = models.CharField(max_length=30, help_text="casualties_all, casualties_side or "
+                                                        "casualties_unattributed: the columns that count incidents.")
+    side_id = models.PositiveIntegerField()
+    first_month = models.PositiveIntegerField()
+    last_month = models.PositiveIntegerField()
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["facet", "status", "visibility", "conflict_id", "section", "side_id", "first_month",
+                        "last_month"],
+                name="timeline_tally_one_row_per_key",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.facet} {self.section} {self.first_month}-{self.last_month}: {self.n}"
+
+
 class IncidentTally(models.Model):
     """What one record incident adds to the balance tally now, so that a later write can take it back out: the
     facts its contribution is counted from (incidents.tally.facts())."""

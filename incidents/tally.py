@@ -25,8 +25,11 @@ rows (casualties are also kept per side and party pair for that).
 
 The totals without a facet are also kept by the months the incident's span
 starts and ends in (BalanceTallyByMonth), so a filter of whole months is exact
-too: a span overlaps months F..T when it starts by T and ends from F. Any
-other filter (a day within a month, places, weapons, words, two weapon
+too: a span overlaps months F..T when it starts by T and ends from F. For the
+timeline, the incidents of each facet value (all, each side's, the
+unattributed allegations') are kept by those months too (TimelineTally): the
+timeline of one weapon category, violation type, organization or grade, over
+whole months, is a sum of them. Any other filter (a day within a month, places, weapons, words, two weapon
 categories...) is counted live, from the allegations that match it
 (`incidents.balance`).
 
@@ -53,9 +56,16 @@ WEAPON_FIELDS = {"category", "is_cluster_munition"}
 
 
 def _models(apps):
+    """The models, with the totals' tables (BalanceTally, BalanceTallyByMonth, TimelineTally): the last None in a
+    migration before it existed (0017 and 0019 count with this module)."""
     get = apps.get_model
+    try:
+        by_facet_month = get("incidents", "TimelineTally")
+    except LookupError:
+        by_facet_month = None
     return (get("incidents", "Incident"), get("incidents", "Allegation"), get("sources", "Citation"),
-            (get("incidents", "BalanceTally"), get("incidents", "BalanceTallyByMonth")), get("incidents", "IncidentTally"))
+            (get("incidents", "BalanceTally"), get("incidents", "BalanceTallyByMonth"), by_facet_month),
+            get("incidents", "IncidentTally"))
 
 
 def _id(value):
@@ -104,11 +114,9 @@ def contribution(facts, counts=None, key=(), sign=1, facets=None):
     """What an incident with these facts adds to the totals, without a facet ("") and for each facet value
     among its allegations: into `counts` (a new Counter if none), keyed (*key, facet, section, side id,
     party id, name), each count times `sign`. `key` is the incident's (status, visibility, conflict, first month,
-    last month) or nothing; a facet's totals are not kept by month, so its months are left 0 and sum together.
-    With `facets` (some of FACETS), only those facets' totals are counted (a migration adding one)."""
+    last month) or nothing. With `facets` (some of FACETS), only those facets' totals are counted (a migration adding one)."""
     counts = Counter() if counts is None else counts
     allegations, figures = facts["allegations"], facts["figures"]
-    unmonthed = (*key[:3], 0, 0) if key else ()
     if facets is None:
         _count(counts, (*key, ""), allegations, figures, sign)
     values = {name: set() for name in FACETS}
@@ -123,7 +131,7 @@ def contribution(facts, counts=None, key=(), sign=1, facets=None):
     for name in FACETS if facets is None else facets:
         selects = _SELECTS[name]
         for value in values[name]:
-            _count(counts, (*unmonthed, facet(name, value)), [a for a in allegations if selects(a, value)],
+            _count(counts, (*key, facet(name, value)), [a for a in allegations if selects(a, value)],
                    figures, sign, **{name: value})
     return counts
 
@@ -205,18 +213,35 @@ def _record_keys(incident_ids, Incident):
 
 KEY = "facet, status, visibility, conflict_id, section, side_id, party_id, key"
 MONTH_KEY = "status, visibility, conflict_id, section, side_id, party_id, key, first_month, last_month"
+TIMELINE_KEY = "facet, status, visibility, conflict_id, section, side_id, first_month, last_month"
+# The columns of incidents the timeline's rows read: all, each side's, the unattributed allegations'.
+TIMELINE_SECTIONS = ("casualties_all", "casualties_side", "casualties_unattributed")
+
+
+def _split(contributions):
+    """Contributions (keyed with the months, as `contribution()` counts them) as the deltas of each table's
+    rows, keyed (table, *row key): 0 BalanceTally, every key summed over the months; 1 BalanceTallyByMonth, the
+    keys without a facet; 2 TimelineTally, a facet's incidents in the timeline's columns. Many incidents'
+    deltas are summed in this form (a facet's keys by month would take ten times the memory)."""
+    deltas = Counter()
+    for (status, visibility, conflict, first, last, facet, *rest), n in contributions.items():
+        deltas[(0, facet, status, visibility, conflict, *rest)] += n
+        if not facet:
+            deltas[(1, status, visibility, conflict, *rest, first, last)] += n
+        elif rest[3] == "incidents" and rest[0] in TIMELINE_SECTIONS:
+            deltas[(2, facet, status, visibility, conflict, rest[0], rest[1], first, last)] += n
+    return deltas
 
 
 def _add(deltas, tables):
-    """Move the totals by `deltas` (keyed with the months): insert a key's row, or add to the row there."""
-    overall, by_month = tables
-    plain, monthly = Counter(), Counter()
-    for (status, visibility, conflict, first, last, facet, *rest), n in deltas.items():
-        plain[(facet, status, visibility, conflict, *rest)] += n
-        if not facet:
-            monthly[(status, visibility, conflict, *rest, first, last)] += n
-    _upsert(overall, KEY, plain)
-    _upsert(by_month, MONTH_KEY, monthly)
+    """Move the totals by `deltas` (`_split()`): insert a key's row, or add to the row there. A table given as
+    None is left alone."""
+    by_table = ({}, {}, {})
+    for (table, *key), n in deltas.items():
+        by_table[table][tuple(key)] = n
+    for model, key, counted in zip(tables, (KEY, MONTH_KEY, TIMELINE_KEY), by_table):
+        if model is not None:
+            _upsert(model, key, counted)
 
 
 def _upsert(model, key, deltas):
@@ -242,15 +267,16 @@ def refresh(incident_ids, apps=installed_apps):
     """Recount these incidents and move the totals by the difference; run inside the write that changed them."""
     _, _, _, _, IncidentTally = _models(apps)
     incident_ids = list(incident_ids)
-    deltas = Counter()
+    before = Counter()
     for tally in IncidentTally.objects.filter(incident_id__in=incident_ids):
-        contribution(tally.facts, deltas, _stored(tally), sign=-1)
+        contribution(tally.facts, before, _stored(tally), sign=-1)
     IncidentTally.objects.filter(incident_id__in=incident_ids).delete()
-    add_new(incident_ids, apps, deltas)
+    add_new(incident_ids, apps, _split(before))
 
 
 def add_new(incident_ids, apps=installed_apps, deltas=None, defer=False):
-    """Add the contributions of incidents that have none stored (a bulk load's new rows), with `deltas` if given.
+    """Add the contributions of incidents that have none stored (a bulk load's new rows), with `deltas` (of
+    `_split()`) if given.
 
     With `defer`, store the incidents' facts but leave the totals: return the deltas, for `apply()` to add
     with those of later batches (a bulk load then moves each total once, not once per batch)."""
@@ -258,8 +284,10 @@ def add_new(incident_ids, apps=installed_apps, deltas=None, defer=False):
     deltas = Counter() if deltas is None else deltas
     keys = _record_keys(incident_ids, Incident)
     now = facts(list(keys), apps)
+    added = Counter()
     for pk, incident_facts in now.items():
-        contribution(incident_facts, deltas, keys[pk])
+        contribution(incident_facts, added, keys[pk])
+    deltas.update(_split(added))
     if not defer:
         _add(deltas, tables)
     IncidentTally.objects.bulk_create(
@@ -285,7 +313,7 @@ def moved(incident):
     after = (incident.status, incident.visibility, _id(incident.conflict_id), stored.first_month, stored.last_month)
     deltas = contribution(stored.facts, key=_stored(stored), sign=-1)
     contribution(stored.facts, deltas, after)
-    _add(deltas, tables)
+    _add(_split(deltas), tables)
     IncidentTally.objects.filter(incident_id=incident.pk).update(
         status=after[0], visibility=after[1], conflict_id=after[2]
     )
@@ -310,7 +338,7 @@ def source_reattributed(sender, source, **kwargs):
 def rebuild(apps=installed_apps, progress=None):
     """Recount every record incident from scratch (after a bulk load, or a weapon type changing category)."""
     Incident, _, _, tables, IncidentTally = _models(apps)
-    for table in tables:
+    for table in filter(None, tables):
         table.objects.all().delete()
     IncidentTally.objects.all().delete()
     ids = list(Incident.objects.filter(draft_of__isnull=True).order_by("pk").values_list("pk", flat=True))
@@ -327,19 +355,28 @@ def rebuild(apps=installed_apps, progress=None):
     return len(ids)
 
 
-def add_facets(names, apps=installed_apps):
-    """Count the totals of facets new to FACETS from the facts stored (a migration adding one): the same rows a
-    rebuild would add for them, without reading every incident's rows again."""
-    _, _, _, tables, IncidentTally = _models(apps)
-    pending, counted = Counter(), 0
+def add_facets(names, apps=installed_apps, timeline=False):
+    """Count the totals of these facets from the facts stored, replacing any kept (a migration adding a facet,
+    or the timeline's totals): the same rows a rebuild would store, without reading every incident's rows
+    again. Into BalanceTally, or with `timeline` into TimelineTally."""
+    _, _, _, (overall, _, by_facet_month), IncidentTally = _models(apps)
+    table = by_facet_month if timeline else overall
+    for name in names:
+        table.objects.filter(facet__startswith=facet(name, "")).delete()
+    tables, kept = ((None, None, table), 2) if timeline else ((table, None, None), 0)
+    pending, chunk, counted = Counter(), Counter(), 0
     rows = IncidentTally.objects.order_by("pk").values_list(
         "status", "visibility", "conflict_id", "first_month", "last_month", "facts")
     for *key, incident_facts in rows.iterator(chunk_size=CHUNK):
-        contribution(incident_facts, pending, tuple(key), facets=names)
+        contribution(incident_facts, chunk, tuple(key), facets=names)
         counted += 1
+        if counted % CHUNK == 0:
+            pending.update({row: n for row, n in _split(chunk).items() if row[0] == kept})
+            chunk = Counter()
         if counted % APPLY_EVERY == 0:
             _add(pending, tables)
             pending = Counter()
+    pending.update({row: n for row, n in _split(chunk).items() if row[0] == kept})
     _add(pending, tables)
     return counted
 

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from incidents import balance, services, tally
 from incidents.filters import filter_incidents
 from incidents.documents import data_from_incident, document_of, sha256_of
-from incidents.models import BalanceTally, BalanceTallyByMonth, Conflict, Incident, IncidentTally
+from incidents.models import BalanceTally, BalanceTallyByMonth, Conflict, Incident, IncidentTally, TimelineTally
 from tests import factories
 from tests.test_balance import FAST_HASHERS, build, charge, request_for
 
@@ -22,8 +22,10 @@ def fast_hashing(settings):
 
 def stored():
     fields = ["status", "visibility", "conflict_id", "section", "side_id", "party_id", "key", "n"]
+    timeline = ["facet", "status", "visibility", "conflict_id", "section", "side_id", "first_month", "last_month", "n"]
     return (sorted(BalanceTally.objects.exclude(n=0).values_list("facet", *fields))
-            + sorted(BalanceTallyByMonth.objects.exclude(n=0).values_list(*fields, "first_month", "last_month")))
+            + sorted(BalanceTallyByMonth.objects.exclude(n=0).values_list(*fields, "first_month", "last_month"))
+            + sorted(TimelineTally.objects.exclude(n=0).values_list(*timeline)))
 
 
 def recounted():
@@ -230,13 +232,18 @@ def test_a_weapon_type_changing_category_in_the_admin_is_recounted_too(admin_cli
 
 
 def test_a_facet_added_later_is_counted_from_the_facts_stored(researcher):
-    """Migration 0019 counts the organization facet from the facts each incident stores: the rows a rebuild
-    would have stored."""
+    """Migration 0019 counts the organization facet from the facts each incident stores, 0021 the timeline's
+    totals of every facet: the rows a rebuild would have stored, replacing any there."""
     build()
     expected = stored()
     assert any(row[0].startswith("organization=") for row in expected)
+    assert TimelineTally.objects.filter(facet__startswith="organization=").exists()
     BalanceTally.objects.filter(facet__startswith="organization=").delete()
+    TimelineTally.objects.all().delete()
 
     assert tally.add_facets(["organization"]) == IncidentTally.objects.count()
-
+    assert tally.add_facets(tally.FACETS, timeline=True) == IncidentTally.objects.count()
+    assert stored() == expected
+    tally.add_facets(["organization"])  # counted again: replaced, not added
+    tally.add_facets(tally.FACETS, timeline=True)
     assert stored() == expected

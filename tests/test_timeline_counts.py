@@ -143,16 +143,24 @@ TALLIED = [
     {"date_from": "2019", "date_to": "2019"}, {"date_from": "2020-10", "party": "east-army"},
     {"date_from": "2019-06", "date_to": "2019-08"},  # only Y1, whose dates reach January: no axis
     {"date_from": "2022-02"}, {"date_to": "2022-06"}, {"date_from": "2020-11", "date_to": "2022-12"},
+    # One value of one facet (TimelineTally), with whole months or a conflict.
+    {"weapon_category": "small_arms"}, {"violation": "unlawful-killing"}, {"confidence": "verified", "date_from": "2020-10"},
+    {"organization": "watch"}, {"organization": "east-tv", "date_to": "2020-10"}, {"cluster": "yes"},
+    {"weapon_category": "unguided_artillery_rocket", "date_from": "2020-10", "date_to": "2020-11"},
+    {"violation": "unlawful-killing", "conflict": "second-war"}, {"confidence": "contested"},
+    {"organization": "west-ministry"}, {"violation": "indiscriminate-attack"},  # with an unattributed allegation
 ]
-# Filters they do not: days, allegation filters other than one side, party or neither.
+# Filters they do not: days, allegation filters other than one side, party or neither, or one facet value
+# narrowed to a side, party or the unattributed allegations, several values or facets.
 COUNTED = [
     {"date_from": "2020-10-15", "date_to": "2020-11-10"}, {"date_from": "2020-09-10"}, {"date_to": "2020-10-05"},
     {"date_from": "2019-06-15", "date_to": "2019-07-10"}, {"date_from": "2020-09-15", "side": "east"},
-    {"weapon_category": "small_arms"}, {"weapon_category": ["small_arms", "unguided_artillery_rocket"]},
-    {"weapon_category": "cluster_munition_rocket", "side": "west"}, {"violation": "unlawful-killing"},
-    {"party": ["east-army", "west-army"]}, {"confidence": "verified", "date_from": "2020-10"},
+    {"weapon_category": ["small_arms", "unguided_artillery_rocket"]},
+    {"weapon_category": "cluster_munition_rocket", "side": "west"}, {"organization": "watch", "party": "east-army"},
+    {"violation": "unlawful-killing", "unattributed": "yes"}, {"violation": "unlawful-killing", "date_from": "2020-09-10"},
+    {"party": ["east-army", "west-army"]}, {"confidence": "verified", "weapon_category": "small_arms"},
 ]
-STAFF = [{"status": "draft"}, {"status": ["published", "draft"], "side": "east"}]
+STAFF = [{"status": "draft"}, {"status": ["published", "draft"], "side": "east"}, {"status": "draft", "organization": "watch"}]
 
 
 def shown(result):
