@@ -34,7 +34,7 @@ from django.test.utils import CaptureQueriesContext, override_settings  # noqa: 
 
 from archive import audit  # noqa: E402
 from incidents.models import Incident, Party, Side, WeaponType  # noqa: E402
-from sources.models import Citation, Source  # noqa: E402
+from sources.models import Citation, Organization, Source  # noqa: E402
 
 
 def timed(function, repeat):
@@ -148,7 +148,8 @@ def measure_balance(repeat, date_query):
 
 def other_pages():
     """{name: address} of the other pages a reader opens, each at its heaviest usual case: the list of two weapon
-    categories (its counts not in the running totals: counted live), the map (5,000 points), the timeline of
+    categories (its counts not in the running totals: counted live), the list, balance and timeline of the
+    organization cited most (the broadest filter of one organization), the map (5,000 points), the timeline of
     everything and of two weapon categories, the source list's first and middle page, the page of the most cited
     source, and an incident's page."""
     categories = list(WeaponType.objects.filter(slug__startswith="syn-").order_by("pk")
@@ -156,11 +157,16 @@ def other_pages():
     live_query = "&".join(f"weapon_category={category}" for category in categories)
     most_cited = (Citation.objects.values("source_id").annotate(n=Count("id")).order_by("-n", "source_id")
                   .values_list("source_id", flat=True).first())
+    organization = (Organization.objects.annotate(n=Count("sources__citations")).order_by("-n", "pk")
+                    .values_list("slug", flat=True).first())
     public_sources = Source.objects.filter(public=True).count()
     middle = max(1, -(-public_sources // settings.ARCHIVE_PAGE_SIZE) // 2)
     newest = Incident.objects.published().order_by("-pk").values_list("pk", flat=True).first()
     return {
         "list live": f"/?{live_query}",
+        "list, one organization": f"/?organization={organization}",
+        "balance, one organization": f"/balance/?organization={organization}",
+        "timeline, one organization": f"/timeline/?organization={organization}",
         "map": "/map/",
         "timeline": "/timeline/",
         "timeline live": f"/timeline/?{live_query}",

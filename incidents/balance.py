@@ -433,7 +433,7 @@ def tallied_counts(filterset):
     allegations that match, and the incidents with one (with no allegation filter, every incident)."""
     tallied = _tallied_scope(filterset)
     if tallied is None:
-        return None
+        return _counted_by_month(filterset)
     scope, facet, side, party, unattributed = tallied
     column = _incidents_column(side, party, unattributed)
     if column is None:
@@ -444,10 +444,46 @@ def tallied_counts(filterset):
     return {"incidents": totals.get((*column, "incidents"), 0), "allegations": allegations}
 
 
-def visible_incidents(filterset):
-    """How many record incidents the filter's user may see, whatever the filter, from the running totals."""
-    statuses, visibilities = _visible(filterset.user, filterset.cleaned())
-    totals = tally.totals(statuses, visibilities, sections=["casualties_all"])
+def _counted_by_month(filterset):
+    """The list's counts of one facet value over whole months (or of a side's allegations of it), read from the
+    facet's totals by month (TimelineTally); else None."""
+    tallied = _tallied_scope(filterset, facet_by_month=True)
+    if tallied is None:
+        return None
+    scope, facet, side, party, unattributed = tallied
+    if not facet or party or unattributed:
+        return None
+    rows = _in_scope(TimelineTally.objects.filter(facet=facet), scope)
+    if side:
+        rows = rows.filter(side_id=side)
+    incidents = "casualties_side" if side else "casualties_all"
+    counts = dict(rows.filter(section__in=[incidents, "allegations"]).order_by().values_list("section")
+                  .annotate(n=Sum("n")))
+    return {"incidents": counts.get(incidents) or 0, "allegations": counts.get("allegations") or 0}
+
+
+def _in_scope(rows, scope):
+    """Rows of totals by month (BalanceTallyByMonth, TimelineTally) of the statuses, visibilities and conflicts
+    (`_tally_scope()`) whose spans overlap its months, if any."""
+    statuses, visibilities, conflicts, months = scope
+    rows = rows.filter(status__in=statuses, visibility__in=visibilities)
+    if conflicts is not None:
+        rows = rows.filter(conflict_id__in=conflicts)
+    first, last = months or (None, None)
+    if first is not None:
+        rows = rows.filter(last_month__gte=first)
+    if last is not None:
+        rows = rows.filter(first_month__lte=last, first_month__gt=0)  # an undated incident (0) is in no month
+    return rows
+
+
+def scope_incidents(filterset):
+    """How many record incidents the filter's incident filters leave (its conflicts, statuses and whole months),
+    from the running totals; when the totals do not answer those, how many the user may see at all."""
+    scope = _tally_scope(filterset)
+    if scope is None:
+        scope = (*_visible(filterset.user, filterset.cleaned()), None, None)
+    totals = tally.totals(*scope, sections=["casualties_all"])
     return totals.get(("casualties_all", 0, 0, "incidents"), 0)
 
 
@@ -1009,25 +1045,18 @@ def _tallied_spans(filterset):
         return spans
     total, per_side, sideless = sections
     if facet:
-        rows = TimelineTally.objects.filter(facet=facet, status__in=statuses, visibility__in=visibilities)
+        rows = TimelineTally.objects.filter(facet=facet, section__in=tally.TIMELINE_SECTIONS)
         party_column = Value(0)  # kept for the sides only
     else:
         rows = BalanceTallyByMonth.objects.filter(
-            status__in=statuses, visibility__in=visibilities, key="incidents",
-            section__in={section for section, _, _ in filter(None, sections)},
-        )
+            key="incidents", section__in={section for section, _, _ in filter(None, sections)})
         if side:
             rows = rows.filter(side_id=side)
         if party:
             rows = rows.filter(party_id=party)
         party_column = "party_id"
-    if conflicts is not None:
-        rows = rows.filter(conflict_id__in=conflicts)
-    first, last = months or (None, None)
-    if first is not None:
-        rows = rows.filter(last_month__gte=first)
-    if last is not None:
-        rows = rows.filter(first_month__lte=last, first_month__gt=0)  # an undated incident (0) is in no month
+    rows = _in_scope(rows, (statuses, visibilities, conflicts, months))
+    last = months[1] if months else None
     grouped = rows.order_by().values_list("section", "side_id", party_column, "first_month", "last_month")
     for section, row_side, row_party, first_month, last_month, n in grouped.annotate(n=Sum("n")):
         if not n:

@@ -542,13 +542,14 @@ class IncidentFilter(django_filters.FilterSet):
     def page_source(self, matching, offset, per_page):
         """The queryset a list page at `offset` is read from, given the number of `matching` incidents: `qs`,
         or `probed()` when its walk would read fewer incidents than gathering the matches (the walk reads
-        about (offset + per_page) × visible ÷ matching incidents)."""
+        about (offset + per_page) × scope ÷ matching incidents, the scope being the incidents the incident
+        filters leave)."""
         probed = self.probed()
         if probed is None or not matching:
             return self.qs
-        from .balance import visible_incidents
+        from .balance import scope_incidents
 
-        return probed if (offset + per_page) * visible_incidents(self) <= matching * matching else self.qs
+        return probed if (offset + per_page) * scope_incidents(self) <= matching * matching else self.qs
 
     def allegations(self):
         """The allegations that match, within the incidents that match (may repeat rows: count distinct ids).

@@ -545,14 +545,16 @@ class TimelineTally(models.Model):
     end in, for the timeline's rows: all of them, those of each side, those with an unattributed allegation.
 
     BalanceTallyByMonth keeps every section of the balance by month, but not by facet: kept for every facet it
-    would hold about eight times its rows. The timeline reads only these three counts of incidents."""
+    would hold about eight times its rows. The timeline reads only these three counts of incidents; the list's
+    counts of a facet over whole months read them with the facet's allegations of each side ("allegations")."""
 
     facet = models.CharField(max_length=60)
     status = models.CharField(max_length=20)
     visibility = models.CharField(max_length=20)
     conflict_id = models.PositiveIntegerField()
     section = models.CharField(max_length=30, help_text="casualties_all, casualties_side or "
-                                                        "casualties_unattributed: the columns that count incidents.")
+                                                        "casualties_unattributed: the columns that count incidents; "
+                                                        "allegations: the allegations of a side (0: none).")
     side_id = models.PositiveIntegerField()
     first_month = models.PositiveIntegerField()
     last_month = models.PositiveIntegerField()

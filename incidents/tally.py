@@ -29,7 +29,9 @@ too: a span overlaps months F..T when it starts by T and ends from F. For the
 timeline, the incidents of each facet value (all, each side's, the
 unattributed allegations') are kept by those months too (TimelineTally): the
 timeline of one weapon category, violation type, organization or grade, over
-whole months, is a sum of them. Any other filter (a day within a month, places, weapons, words, two weapon
+whole months, is a sum of them, and so are the list's counts of one facet
+value over whole months (the allegations of each side are kept there too).
+Any other filter (a day within a month, places, weapons, words, two weapon
 categories...) is counted live, from the allegations that match it
 (`incidents.balance`).
 
@@ -214,20 +216,23 @@ def _record_keys(incident_ids, Incident):
 KEY = "facet, status, visibility, conflict_id, section, side_id, party_id, key"
 MONTH_KEY = "status, visibility, conflict_id, section, side_id, party_id, key, first_month, last_month"
 TIMELINE_KEY = "facet, status, visibility, conflict_id, section, side_id, first_month, last_month"
-# The columns of incidents the timeline's rows read: all, each side's, the unattributed allegations'.
+# The columns of incidents the timeline's rows read: all, each side's, the unattributed allegations'. TimelineTally
+# also keeps a facet's allegations of each side, by month ("allegations"), for the list's counts.
 TIMELINE_SECTIONS = ("casualties_all", "casualties_side", "casualties_unattributed")
 
 
 def _split(contributions):
     """Contributions (keyed with the months, as `contribution()` counts them) as the deltas of each table's
     rows, keyed (table, *row key): 0 BalanceTally, every key summed over the months; 1 BalanceTallyByMonth, the
-    keys without a facet; 2 TimelineTally, a facet's incidents in the timeline's columns. Many incidents'
-    deltas are summed in this form (a facet's keys by month would take ten times the memory)."""
+    keys without a facet; 2 TimelineTally, a facet's incidents in the timeline's columns and its allegations
+    of each side (for the list's counts). Many incidents' deltas are summed in this form (a facet's keys by month would take ten times the memory)."""
     deltas = Counter()
     for (status, visibility, conflict, first, last, facet, *rest), n in contributions.items():
         deltas[(0, facet, status, visibility, conflict, *rest)] += n
         if not facet:
             deltas[(1, status, visibility, conflict, *rest, first, last)] += n
+        elif rest[0] == "allegations":  # each side's, whatever the party or grade
+            deltas[(2, facet, status, visibility, conflict, "allegations", rest[1], first, last)] += n
         elif rest[3] == "incidents" and rest[0] in TIMELINE_SECTIONS:
             deltas[(2, facet, status, visibility, conflict, rest[0], rest[1], first, last)] += n
     return deltas

@@ -159,12 +159,37 @@ def test_any_other_filter_or_several_parties_or_sides_are_counted_live(researche
                   {"weapon_category": ["small_arms", "unguided_artillery_rocket"]},
                   {"weapon_category": "small_arms", "confidence": "verified"},
                   {"side": "east", "confidence": ["verified", "party_claim"]},
-                  {"weapon_category": "small_arms", "date_from": "2020-10"}, {"weapon": "grad"},
+                  {"weapon": "grad"},
                   {"organization": ["watch", "east-tv"]}, {"organization": "watch", "confidence": "verified"},
-                  {"organization_kind": "ngo"}):
+                  {"organization_kind": "ngo"}, {"weapon_category": "small_arms", "party": "east-army", "date_from": "2020-10"},
+                  {"violation": "unlawful-killing", "unattributed": "yes", "date_to": "2020-11"}):
         filterset, _ = filter_incidents(request_for(query))
         assert balance._tallied(filterset) is None, query
         assert balance.tallied_counts(filterset) is None, query
+
+
+@pytest.mark.parametrize("staff", [False, True])
+def test_the_lists_counts_of_one_facet_value_over_whole_months_are_read_from_its_totals_by_month(researcher, staff):
+    """The balance of one facet value over whole months is counted live; the list's two counts are read from
+    the facet's totals by month (TimelineTally), alone or of one side's allegations."""
+    build()
+    factories.published_incident(author=researcher, reference_code="L1", date_start=datetime.date(2020, 9, 30),
+                                 date_end=datetime.date(2020, 11, 2), date_precision="approximate", allegations=[
+        charge("East army", "East", ["unlawful-killing"], ["Rifle", "Grad"], "verified", ["Watch", "Watch"]),
+        charge("East police", "East", ["unlawful-killing"], ["Rifle"], "contested", ["East TV"]),
+        charge(None, None, ["unlawful-killing"], [], "verified", ["Watch"]),
+    ])
+    user = researcher if staff else None
+    for query in ({"weapon_category": "small_arms", "date_from": "2020-10"}, {"organization": "watch", "date_to": "2020-10"},
+                  {"violation": "unlawful-killing", "date_from": "2020-11", "date_to": "2020-12"},
+                  {"confidence": "verified", "side": "east", "date_from": "2020-10"},
+                  {"cluster": "yes", "date_from": "2020-11"}, {"organization": "watch", "side": "west", "date_from": "2020"},
+                  {"violation": "unlawful-killing", "date_from": "2021"}):
+        filterset, _ = filter_incidents(request_for(query, user))
+        assert balance._tallied(filterset) is None, query
+        counted = balance.tallied_counts(filterset)
+        assert counted is not None, query
+        assert counted == filterset.counts(live=True), query
 
 
 @pytest.mark.parametrize("chunk, apply_every", [(tally.CHUNK, tally.APPLY_EVERY), (1, 2)])

@@ -76,3 +76,17 @@ def test_a_sort_no_index_keeps_gathers_the_matches(archive, client):
     assert ids == gathered({"organization": "watch", "sort": "killed"})[:PAGE]
     assert not walked
 
+
+
+@pytest.mark.parametrize("query, expected", [
+    ({"organization": "watch"}, 24),
+    ({"organization": "watch", "date_from": "2020-02", "date_to": "2020-03"}, 8),
+    ({"date_to": "2020-05"}, 20),
+    ({"organization": "watch", "date_from": "2020-02-15"}, 24),  # a day: not in the totals, all visible
+])
+def test_the_walk_is_weighed_against_the_incidents_the_incident_filters_leave(archive, query, expected):
+    from incidents.balance import scope_incidents
+
+    filterset = IncidentFilter(QueryDict(urlencode(query)), queryset=Incident.objects.visible_to(AnonymousUser()),
+                               user=AnonymousUser())
+    assert scope_incidents(filterset) == expected

@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ('status', models.CharField(max_length=20)),
                 ('visibility', models.CharField(max_length=20)),
                 ('conflict_id', models.PositiveIntegerField()),
-                ('section', models.CharField(help_text='casualties_all, casualties_side or casualties_unattributed: the columns that count incidents.', max_length=30)),
+                ('section', models.CharField(help_text='casualties_all, casualties_side or casualties_unattributed: the columns that count incidents; allegations: the allegations of a side (0: none).', max_length=30)),
                 ('side_id', models.PositiveIntegerField()),
                 ('first_month', models.PositiveIntegerField()),
                 ('last_month', models.PositiveIntegerField()),
