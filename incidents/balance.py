@@ -483,8 +483,8 @@ def scope_incidents(filterset):
     scope = _tally_scope(filterset)
     if scope is None:
         scope = (*_visible(filterset.user, filterset.cleaned()), None, None)
-    totals = tally.totals(*scope, sections=["casualties_all"])
-    return totals.get(("casualties_all", 0, 0, "incidents"), 0)
+    rows = _in_scope(TimelineTally.objects.filter(facet="", section="casualties_all"), scope)
+    return rows.aggregate(n=Sum("n"))["n"] or 0
 
 
 def _visible(user, data):
@@ -1031,8 +1031,9 @@ def _months_of(row):
 def _tallied_spans(filterset):
     """The spans read from the running totals by month (`tally`) when they answer the filter (`_tallied_scope()`),
     else None: one query sums the rows of the sections the timeline reads (`_tallied_sections()`) whose spans
-    overlap the filter's months, if it names any. A facet's incidents are kept by month for the timeline's own
-    rows (TimelineTally), not narrowed to a side, a party or the unattributed allegations."""
+    overlap the filter's months, if it names any. Without a side, party or the unattributed allegations they are
+    the timeline's own totals (TimelineTally), of one facet value or of none; with one, the totals by month of
+    every section (BalanceTallyByMonth), which keep no facet."""
     tallied = _tallied_scope(filterset, facet_by_month=True)
     if tallied is None:
         return None
@@ -1044,7 +1045,9 @@ def _tallied_spans(filterset):
     if sections is None:
         return spans
     total, per_side, sideless = sections
-    if facet:
+    if not (side or party or unattributed):
+        # The timeline's own rows, of the facet value or of none: a few rows per month where the totals by month
+        # keep every section of the balance.
         rows = TimelineTally.objects.filter(facet=facet, section__in=tally.TIMELINE_SECTIONS)
         party_column = Value(0)  # kept for the sides only
     else:

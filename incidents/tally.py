@@ -217,21 +217,22 @@ KEY = "facet, status, visibility, conflict_id, section, side_id, party_id, key"
 MONTH_KEY = "status, visibility, conflict_id, section, side_id, party_id, key, first_month, last_month"
 TIMELINE_KEY = "facet, status, visibility, conflict_id, section, side_id, first_month, last_month"
 # The columns of incidents the timeline's rows read: all, each side's, the unattributed allegations'. TimelineTally
-# also keeps a facet's allegations of each side, by month ("allegations"), for the list's counts.
+# also keeps the allegations of each side, by month ("allegations"), for the list's counts.
 TIMELINE_SECTIONS = ("casualties_all", "casualties_side", "casualties_unattributed")
 
 
 def _split(contributions):
     """Contributions (keyed with the months, as `contribution()` counts them) as the deltas of each table's
     rows, keyed (table, *row key): 0 BalanceTally, every key summed over the months; 1 BalanceTallyByMonth, the
-    keys without a facet; 2 TimelineTally, a facet's incidents in the timeline's columns and its allegations
-    of each side (for the list's counts). Many incidents' deltas are summed in this form (a facet's keys by month would take ten times the memory)."""
+    keys without a facet; 2 TimelineTally, of every facet value and of none (""), the incidents in the
+    timeline's columns and the allegations of each side. Many incidents' deltas are summed in this form (the
+    contributions of a facet's keys by month would take ten times the memory)."""
     deltas = Counter()
     for (status, visibility, conflict, first, last, facet, *rest), n in contributions.items():
         deltas[(0, facet, status, visibility, conflict, *rest)] += n
         if not facet:
             deltas[(1, status, visibility, conflict, *rest, first, last)] += n
-        elif rest[0] == "allegations":  # each side's, whatever the party or grade
+        if rest[0] == "allegations":  # each side's, whatever the party or grade
             deltas[(2, facet, status, visibility, conflict, "allegations", rest[1], first, last)] += n
         elif rest[3] == "incidents" and rest[0] in TIMELINE_SECTIONS:
             deltas[(2, facet, status, visibility, conflict, rest[0], rest[1], first, last)] += n
@@ -360,28 +361,43 @@ def rebuild(apps=installed_apps, progress=None):
     return len(ids)
 
 
-def add_facets(names, apps=installed_apps, timeline=False):
-    """Count the totals of these facets from the facts stored, replacing any kept (a migration adding a facet,
-    or the timeline's totals): the same rows a rebuild would store, without reading every incident's rows
-    again. Into BalanceTally, or with `timeline` into TimelineTally."""
-    _, _, _, (overall, _, by_facet_month), IncidentTally = _models(apps)
-    table = by_facet_month if timeline else overall
+def add_facets(names, apps=installed_apps):
+    """Count the totals of these facets from the facts stored, replacing any kept (a migration adding a facet):
+    the rows a rebuild would store in BalanceTally, without reading every incident's rows again."""
+    _, _, _, (overall, _, _), _ = _models(apps)
     for name in names:
-        table.objects.filter(facet__startswith=facet(name, "")).delete()
-    tables, kept = ((None, None, table), 2) if timeline else ((table, None, None), 0)
+        overall.objects.filter(facet__startswith=facet(name, "")).delete()
+    return _recount_from_facts(names, 0, (overall, None, None), apps)
+
+
+def count_timeline(apps=installed_apps):
+    """Count TimelineTally afresh from the facts stored (the migration creating it)."""
+    _, _, _, (_, _, by_facet_month), _ = _models(apps)
+    by_facet_month.objects.all().delete()
+    return _recount_from_facts(None, 2, (None, None, by_facet_month), apps)
+
+
+def _recount_from_facts(names, kept, tables, apps):
+    """Add the contributions of every record incident's stored facts (of these facets only, if given) to one
+    table (`_split()`'s number `kept`)."""
+    IncidentTally = _models(apps)[4]
     pending, chunk, counted = Counter(), Counter(), 0
+
+    def fold():
+        pending.update({row: n for row, n in _split(chunk).items() if row[0] == kept})
+        chunk.clear()
+
     rows = IncidentTally.objects.order_by("pk").values_list(
         "status", "visibility", "conflict_id", "first_month", "last_month", "facts")
     for *key, incident_facts in rows.iterator(chunk_size=CHUNK):
         contribution(incident_facts, chunk, tuple(key), facets=names)
         counted += 1
         if counted % CHUNK == 0:
-            pending.update({row: n for row, n in _split(chunk).items() if row[0] == kept})
-            chunk = Counter()
+            fold()
         if counted % APPLY_EVERY == 0:
             _add(pending, tables)
-            pending = Counter()
-    pending.update({row: n for row, n in _split(chunk).items() if row[0] == kept})
+            pending.clear()
+    fold()
     _add(pending, tables)
     return counted
 

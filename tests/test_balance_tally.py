@@ -267,8 +267,8 @@ def test_a_facet_added_later_is_counted_from_the_facts_stored(researcher):
     TimelineTally.objects.all().delete()
 
     assert tally.add_facets(["organization"]) == IncidentTally.objects.count()
-    assert tally.add_facets(tally.FACETS, timeline=True) == IncidentTally.objects.count()
+    assert tally.count_timeline() == IncidentTally.objects.count()
     assert stored() == expected
     tally.add_facets(["organization"])  # counted again: replaced, not added
-    tally.add_facets(tally.FACETS, timeline=True)
+    tally.count_timeline()
     assert stored() == expected

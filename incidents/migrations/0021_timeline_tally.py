@@ -4,10 +4,10 @@ from django.db import migrations, models
 
 
 def count_timeline(apps, schema_editor):
-    """The incidents of every facet value by month, from the facts each incident stores."""
+    """The incidents of every facet value (and of none) by month, from the facts each incident stores."""
     from incidents import tally
 
-    tally.add_facets(tally.FACETS, apps, timeline=True)
+    tally.count_timeline(apps)
 
 
 class Migration(migrations.Migration):
