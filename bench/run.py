@@ -76,7 +76,7 @@ def ensure_dataset(vendor, size):
 
 # The balance totals take an upsert per key and batch while synth loads; what a bulk load leaves is compacted
 # once, as after any bulk load (at 10^5 on SQLite the balance of whole months took 0.45 s before, 0.3 s after).
-TALLY_TABLES = "incidents_balancetally, incidents_balancetallybymonth, incidents_incidenttally"
+TALLY_TABLES = "incidents_balancetally, incidents_balancetallybymonth, incidents_timelinetally, incidents_incidenttally"
 
 
 def compact(vendor, size):
