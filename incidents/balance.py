@@ -41,8 +41,8 @@ from sources.models import Citation, Organization, Source
 from . import tally
 from .filters import _given, _organization_kind_condition, within
 from .models import (
-    Allegation, BalanceTallyByMonth, Confidence, Party, Side, Status, TimelineTally, ViolationType, Visibility,
-    WeaponCategory, WeaponType,
+    Allegation, BalanceTallyByMonth, Confidence, Incident, Party, Side, Status, TimelineTally, ViolationType,
+    Visibility, WeaponCategory, WeaponType,
 )
 
 CASUALTIES = ["civilians_killed_min", "civilians_killed_max", "civilians_injured_min", "civilians_injured_max"]
@@ -477,6 +477,13 @@ def _in_scope(rows, scope):
     return rows
 
 
+def visible_incidents(filterset):
+    """How many record incidents the filter's user may see, whatever the filter, from the running totals."""
+    statuses, visibilities = _visible(filterset.user, filterset.cleaned())
+    totals = tally.totals(statuses, visibilities, sections=["casualties_all"])
+    return totals.get(("casualties_all", 0, 0, "incidents"), 0)
+
+
 def scope_incidents(filterset):
     """How many record incidents the filter's incident filters leave (its conflicts, statuses and whole months),
     from the running totals; when the totals do not answer those, how many the user may see at all."""
@@ -492,6 +499,80 @@ def _visible(user, data):
     if roles.sees_restricted(user):
         return data.get("status") or Status.values, Visibility.values
     return [Status.PUBLISHED], [Visibility.PUBLIC]
+
+
+# A live count of a filter whose allegations may be at least this share of all the visible allegations is made
+# in parts, each reading every allegation of a range of incidents (`counted_in_parts()`).
+BROAD_SHARE = 0.1
+
+
+def broad(filterset):
+    """Whether the filter may match at least BROAD_SHARE of the visible allegations, by the running totals: each
+    allegation filter whose values have totals (one or several values of a facet, sides, parties) keeps the
+    share of the allegations its values have together, and the incident filters the totals answer (conflicts,
+    whole months) the share of the incidents they leave; the filters are taken as independent. Kinds of
+    organization are bounded by their organizations' totals. False when no allegation filter given has totals
+    (a weapon, the unattributed allegations): those are taken as narrow."""
+    data = filterset.cleaned()
+    statuses, visibilities = _visible(filterset.user, data)
+    wanted = {}  # facet: the filter whose values it is
+    for name in tally.FACETS:
+        value = data.get(name)
+        if _given(value):
+            for one in ([value] if name == "cluster" else value):
+                wanted[tally.facet(name, one.pk if name in ("violation", "organization") else one)] = name
+    if data.get("organization_kind"):
+        # Bounded by the citing organizations' own totals (an allegation citing two of them counted twice).
+        kinds = Organization.objects.filter(_organization_kind_condition(data["organization_kind"], prefix=""))
+        for pk in kinds.values_list("pk", flat=True):
+            wanted.setdefault(tally.facet("organization", pk), "organization_kind")
+    sides = [side.pk for side in data["side"]] if _given(data.get("side")) else None
+    parties = [party.pk for party in data["party"]] if _given(data.get("party")) else None
+    by_filter = Counter({name: 0 for name in wanted.values()})
+    by_filter.update({name: 0 for name, values in (("side", sides), ("party", parties)) if values is not None})
+    if not by_filter:
+        return False
+    everything = 0
+    for facet in ["", *wanted]:
+        for (_, side, party, _), n in tally.totals(statuses, visibilities, sections=["allegations"], facet=facet).items():
+            if facet:
+                by_filter[wanted[facet]] += n
+                continue
+            everything += n
+            if sides is not None and side in sides:
+                by_filter["side"] += n
+            if parties is not None and party in parties:
+                by_filter["party"] += n
+    if not everything:
+        return False
+    share = 1.0
+    for n in by_filter.values():
+        share *= n / everything
+    if _tally_scope(filterset) is not None:
+        visible = visible_incidents(filterset)
+        share *= scope_incidents(filterset) / visible if visible else 0
+    return share >= BROAD_SHARE
+
+
+def counted_in_parts(filterset, parts=2):
+    """`IncidentFilter.counts()` of a broad allegation filter: every allegation of the incidents in scope is
+    tested against the filter (a correlated EXISTS), in one statement per range of incident ids, run side by
+    side (`_run_side_by_side()`); each matching allegation is counted once, and each incident in one part only.
+
+    Counting the rows that the filter's joins select reads, for two weapon categories at 10^6 incidents, every
+    link of an allegation to a weapon and sorts 600,000 ids twice (1.3 s); testing each allegation and splitting
+    the incidents between two statements takes 0.65 s. For a narrow filter the joins are the shorter way."""
+    top = Incident.objects.aggregate(top=Max("pk"))["top"] or 0
+    bounds = [top * part // parts for part in range(parts + 1)]
+    allegations = Allegation.objects.filter(within(filterset.incident_scope())).filter(
+        filterset.allegation_tests()).order_by()
+    statements = []
+    for low, high in zip(bounds, bounds[1:]):
+        sql, params = allegations.filter(incident_id__gt=low, incident_id__lte=high).values_list(
+            "incident_id", "pk").query.sql_with_params()
+        statements.append((f"SELECT COUNT(DISTINCT counted.incident_id), COUNT(*) FROM ({sql}) counted", params))
+    rows = [result[0] for result in _run_side_by_side(statements)]
+    return {"incidents": sum(row[0] for row in rows), "allegations": sum(row[1] for row in rows)}
 
 
 def _incidents_column(side, party, unattributed):

@@ -36,7 +36,7 @@ from django.utils.text import slugify
 from django_filters.fields import ModelChoiceIterator, ModelMultipleChoiceField
 
 from archive import dates, roles
-from sources.models import Organization, OrganizationKind
+from sources.models import Citation, Organization, OrganizationKind
 
 from . import search
 from .models import (
@@ -498,6 +498,43 @@ class IncidentFilter(django_filters.FilterSet):
             condition &= _organization_kind_condition(data["organization_kind"])
         return condition
 
+    def allegation_tests(self):
+        """The allegation filters as conditions on one allegation row, each multi-valued relation asked by a
+        correlated EXISTS of its own link rows (weapons, violation types, citations) rather than joined: for
+        testing every allegation (`balance.counted_in_parts()`), where a join would first read the allegation
+        again. Conditions on one relation stay in one EXISTS, as in `allegation_condition()`: a weapon of the
+        category that is also a cluster munition, a citation of the organization that is also of the kind."""
+        data, condition = self.cleaned(), Q()
+        if _given(data.get("side")):
+            condition &= Q(perpetrator_side__in=data["side"])
+        if _given(data.get("party")):
+            condition &= Q(perpetrator__in=data["party"])
+        if data.get("unattributed") == "yes":
+            condition &= Q(perpetrator__isnull=True, perpetrator_side__isnull=True)
+        if data.get("confidence"):
+            condition &= Q(confidence__in=data["confidence"])
+        if _given(data.get("violation")):
+            links = Allegation.violation_types.through.objects.filter(
+                allegation_id=OuterRef("pk"), violationtype__in=data["violation"])
+            condition &= Q(Exists(links))
+        weapon = Q()
+        if data.get("weapon"):
+            weapon &= Q(weapontype__in=data["weapon"])
+        if data.get("weapon_category"):
+            weapon &= Q(weapontype__category__in=data["weapon_category"])
+        if data.get("cluster") == "yes":
+            weapon &= Q(weapontype__is_cluster_munition="yes")
+        if weapon:
+            condition &= Q(Exists(Allegation.weapons.through.objects.filter(weapon, allegation_id=OuterRef("pk"))))
+        cited = Q()
+        if _given(data.get("organization")):
+            cited &= Q(source__organization__in=data["organization"])
+        if data.get("organization_kind"):
+            cited &= _organization_kind_condition(data["organization_kind"], prefix="source__organization__")
+        if cited:
+            condition &= Q(Exists(Citation.objects.filter(cited, allegation_id=OuterRef("pk"))))
+        return condition
+
     def has_allegation_filter(self):
         data = self.cleaned()
         return any(_given(data.get(name)) for name in self.ALLEGATION_FIELDS)
@@ -569,13 +606,15 @@ class IncidentFilter(django_filters.FilterSet):
 
         Without an allegation filter every allegation of a matching incident matches, and the incidents'
         own allegation_count columns add up to the answer in the same pass that counts them. With one,
-        a single pass over the matching allegations counts both (joins may repeat a row: distinct ids).
+        a single pass over the matching allegations counts both (joins may repeat a row: distinct ids); with
+        one that may match a large share of them (`balance.broad()`), every allegation is tested, in parts
+        counted side by side (`balance.counted_in_parts()`).
         """
         if not self.data_valid:
             return {"incidents": 0, "allegations": 0}
-        if not live:
-            from .balance import tallied_counts
+        from .balance import broad, counted_in_parts, tallied_counts
 
+        if not live:
             counted = tallied_counts(self)
             if counted is not None:
                 return counted
@@ -583,6 +622,8 @@ class IncidentFilter(django_filters.FilterSet):
             return self.qs.order_by().aggregate(
                 incidents=Count("pk"), allegations=Coalesce(Sum("allegation_count"), 0)
             )
+        if broad(self):
+            return counted_in_parts(self)
         return self.allegations().order_by().aggregate(
             incidents=Count("incident_id", distinct=True), allegations=Count("pk", distinct=True)
         )

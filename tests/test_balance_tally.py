@@ -272,3 +272,53 @@ def test_a_facet_added_later_is_counted_from_the_facts_stored(researcher):
     tally.add_facets(["organization"])  # counted again: replaced, not added
     tally.count_timeline()
     assert stored() == expected
+
+
+LIVE_COUNTED = [
+    {"weapon_category": ["small_arms", "unguided_artillery_rocket"]}, {"weapon_category": "cluster_munition_rocket", "cluster": "yes"},
+    {"weapon_category": "unguided_artillery_rocket", "cluster": "yes"},  # a4 names a Grad and a cluster rocket: no one weapon is both
+    {"organization": ["watch", "east-tv"]}, {"organization": "watch", "organization_kind": "party_affiliated"},
+    {"organization_kind": ["ngo", "party_affiliated"]}, {"violation": ["unlawful-killing", "indiscriminate-attack"]},
+    {"confidence": ["verified", "single_source"], "side": "west"}, {"unattributed": "yes", "organization_kind": "media"},
+    {"party": ["east-army", "west-army"], "weapon": "grad"}, {"q": "B3", "weapon_category": "unguided_artillery_rocket"},
+    {"date_from": "2020-10-15", "side": ["east", "west"]},
+]
+
+
+@pytest.mark.parametrize("staff", [False, True])
+def test_a_live_count_in_parts_equals_the_count_of_the_joined_rows(researcher, staff):
+    """counted_in_parts() tests each allegation (each relation by an EXISTS of its own) in ranges of incidents:
+    the same counts as the joins, however many parts."""
+    from django.db.models import Count
+
+    build()
+    user = researcher if staff else None
+    matched = 0
+    for query in LIVE_COUNTED:
+        filterset, _ = filter_incidents(request_for(query, user))
+        joined = filterset.allegations().order_by().aggregate(
+            incidents=Count("incident_id", distinct=True), allegations=Count("pk", distinct=True))
+        matched += bool(joined["allegations"])
+        for parts in (1, 2, 3, 7):
+            assert balance.counted_in_parts(filterset, parts) == joined, (query, parts)
+    assert matched >= len(LIVE_COUNTED) - 2
+
+
+def test_a_filter_that_may_match_a_large_share_of_the_allegations_is_counted_in_parts(researcher, monkeypatch):
+    build()
+    used = []
+    monkeypatch.setattr(balance, "counted_in_parts", lambda filterset, parts=2: used.append(filterset) or {})
+    for query, expected in [({"weapon_category": ["small_arms", "unguided_artillery_rocket"]}, True),
+                            ({"organization_kind": "ngo"}, True), ({"confidence": ["verified", "contested"]}, True),
+                            ({"weapon": "grad"}, False), ({"unattributed": "yes", "date_from": "2020-10-15"}, False)]:
+        filterset, _ = filter_incidents(request_for(query))
+        assert balance.broad(filterset) is expected, query
+        used.clear()
+        filterset.counts()
+        assert bool(used) is expected, query
+    # The shares of the filters multiply: the two categories have 3 of the 6 public allegations (a2, a3, a4),
+    # the East side 2 (a1, a3), so both together are taken to match a sixth.
+    monkeypatch.setattr(balance, "BROAD_SHARE", 0.3)
+    categories = {"weapon_category": ["small_arms", "unguided_artillery_rocket"]}
+    assert balance.broad(filter_incidents(request_for(categories))[0])
+    assert not balance.broad(filter_incidents(request_for({**categories, "side": "east"}))[0])
