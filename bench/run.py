@@ -185,7 +185,8 @@ def table(results):
     return "\n".join(lines)
 
 
-OTHER_PAGES = ["list live", "list, one organization", "balance, one organization", "timeline, one organization", "map", "timeline", "timeline live", "sources", "sources middle", "most cited source", "incident",
+OTHER_PAGES = ["list live", "list, one organization", "balance, one organization", "timeline, one organization",
+               "map", "timeline", "timeline live", "sources", "sources middle", "most cited source", "incident",
                "review queue", "audit log (admin)"]
 
 

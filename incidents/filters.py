@@ -475,15 +475,8 @@ class IncidentFilter(django_filters.FilterSet):
 
     def allegation_condition(self):
         """One condition on Allegation for every allegation-level filter given (empty Q when none)."""
-        data, condition = self.cleaned(), Q()
-        if _given(data.get("side")):
-            condition &= Q(perpetrator_side__in=data["side"])
-        if _given(data.get("party")):
-            condition &= Q(perpetrator__in=data["party"])
-        if data.get("unattributed") == "yes":
-            condition &= Q(perpetrator__isnull=True, perpetrator_side__isnull=True)
-        if data.get("confidence"):
-            condition &= Q(confidence__in=data["confidence"])
+        data = self.cleaned()
+        condition = _own_columns(data)
         if _given(data.get("violation")):
             condition &= Q(violation_types__in=data["violation"])
         if data.get("weapon"):
@@ -504,15 +497,8 @@ class IncidentFilter(django_filters.FilterSet):
         testing every allegation (`balance.counted_in_parts()`), where a join would first read the allegation
         again. Conditions on one relation stay in one EXISTS, as in `allegation_condition()`: a weapon of the
         category that is also a cluster munition, a citation of the organization that is also of the kind."""
-        data, condition = self.cleaned(), Q()
-        if _given(data.get("side")):
-            condition &= Q(perpetrator_side__in=data["side"])
-        if _given(data.get("party")):
-            condition &= Q(perpetrator__in=data["party"])
-        if data.get("unattributed") == "yes":
-            condition &= Q(perpetrator__isnull=True, perpetrator_side__isnull=True)
-        if data.get("confidence"):
-            condition &= Q(confidence__in=data["confidence"])
+        data = self.cleaned()
+        condition = _own_columns(data)
         if _given(data.get("violation")):
             links = Allegation.violation_types.through.objects.filter(
                 allegation_id=OuterRef("pk"), violationtype__in=data["violation"])
@@ -674,6 +660,20 @@ def _organization_kind_condition(values, prefix="citations__source__organization
     kinds = [value for value in values if value in OrganizationKind.values]
     if kinds:
         condition |= Q(**{f"{prefix}kind__in": kinds})
+    return condition
+
+
+def _own_columns(data):
+    """The allegation filters on an allegation's own columns: side, party, unattributed, confidence."""
+    condition = Q()
+    if _given(data.get("side")):
+        condition &= Q(perpetrator_side__in=data["side"])
+    if _given(data.get("party")):
+        condition &= Q(perpetrator__in=data["party"])
+    if data.get("unattributed") == "yes":
+        condition &= Q(perpetrator__isnull=True, perpetrator_side__isnull=True)
+    if data.get("confidence"):
+        condition &= Q(confidence__in=data["confidence"])
     return condition
 
 

@@ -545,7 +545,7 @@ class TimelineTally(models.Model):
     end in, for the timeline's rows: all of them, those of each side, those with an unattributed allegation.
 
     BalanceTallyByMonth keeps every section of the balance by month, but not by facet: kept for every facet it
-    would hold about eight times its rows. The timeline reads only these three counts of incidents; the list's
+    would hold about sixteen times its rows. The timeline reads only these three counts of incidents; the list's
     counts of a facet over whole months read them with the facet's allegations of each side ("allegations")."""
 
     facet = models.CharField(max_length=60)

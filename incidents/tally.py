@@ -116,7 +116,8 @@ def contribution(facts, counts=None, key=(), sign=1, facets=None):
     """What an incident with these facts adds to the totals, without a facet ("") and for each facet value
     among its allegations: into `counts` (a new Counter if none), keyed (*key, facet, section, side id,
     party id, name), each count times `sign`. `key` is the incident's (status, visibility, conflict, first month,
-    last month) or nothing. With `facets` (some of FACETS), only those facets' totals are counted (a migration adding one)."""
+    last month) or nothing. With `facets` (some of FACETS), only those facets' totals are counted (a migration
+    adding one)."""
     counts = Counter() if counts is None else counts
     allegations, figures = facts["allegations"], facts["figures"]
     if facets is None:
