@@ -146,6 +146,30 @@ def test_a_live_count_runs_its_two_statements_side_by_side_and_counts_what_one_c
                                                          "casualties_all", "weapon", "violation"}
 
 
+def test_the_lists_counts_in_parts_and_the_timelines_live_statements_side_by_side_count_what_one_connection_counts(
+        committed, settings):
+    from tests.test_balance import build, request_for
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    build()
+    own_connection = []
+    real = balance._fetch_on_own_connection
+
+    def spy(statement, using, snapshot=None):
+        own_connection.append(snapshot)
+        return real(statement, using, snapshot)
+
+    filterset, _ = filter_incidents(request_for({"weapon_category": ["cluster_munition_rocket", "small_arms"],
+                                                 "confidence": ["verified", "single_source", "party_claim"]}))
+    with mock.patch.object(balance, "_fetch_on_own_connection", spy), mock.patch("os.cpu_count", return_value=2):
+        side_by_side = (balance.counted_in_parts(filterset, 3), balance._counted_spans(filterset))
+    assert len(own_connection) == 2 + 2  # the parts after the first, the timeline's statements after the first
+    settings.ARCHIVE_PARALLEL_COUNTS = False
+    one_connection = (balance.counted_in_parts(filterset, 3), balance._counted_spans(filterset))
+    assert side_by_side == one_connection
+    assert side_by_side[0]["allegations"] and side_by_side[1].total
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite cannot share a snapshot")
 def test_on_postgresql_the_second_statement_counts_in_the_snapshot_the_first_exported(committed):
     """A write committed after the request's connection exported its snapshot is not counted by the other."""
