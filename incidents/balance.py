@@ -397,7 +397,11 @@ def _tally_facet(filterset):
         return tally.facet(name, value)
     if len(value) != 1:
         return None
-    value = value[0]
+    return _facet_of(name, value[0])
+
+
+def _facet_of(name, value):
+    """The facet (`tally.facet()`) of one cleaned value of a facet's filter: an entry's id, or the value."""
     return tally.facet(name, value.pk if name in ("violation", "organization") else value)
 
 
@@ -524,7 +528,7 @@ def broad(filterset):
         value = data.get(name)
         if _given(value):
             for one in ([value] if name == "cluster" else value):
-                wanted[tally.facet(name, one.pk if name in ("violation", "organization") else one)] = name
+                wanted[_facet_of(name, one)] = name
     if data.get("organization_kind"):
         # Bounded by the citing organizations' own totals (an allegation citing two of them counted twice).
         kinds = Organization.objects.filter(_organization_kind_condition(data["organization_kind"], prefix=""))

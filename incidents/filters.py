@@ -479,17 +479,7 @@ class IncidentFilter(django_filters.FilterSet):
         condition = _own_columns(data)
         if _given(data.get("violation")):
             condition &= Q(violation_types__in=data["violation"])
-        if data.get("weapon"):
-            condition &= Q(weapons__in=data["weapon"])
-        if data.get("weapon_category"):
-            condition &= Q(weapons__category__in=data["weapon_category"])
-        if data.get("cluster") == "yes":
-            condition &= Q(weapons__is_cluster_munition="yes")
-        if _given(data.get("organization")):
-            condition &= Q(citations__source__organization__in=data["organization"])
-        if data.get("organization_kind"):
-            condition &= _organization_kind_condition(data["organization_kind"])
-        return condition
+        return condition & _weapon_condition(data, "weapons") & _citation_condition(data, "citations__source__")
 
     def allegation_tests(self):
         """The allegation filters as conditions on one allegation row, each multi-valued relation asked by a
@@ -503,20 +493,10 @@ class IncidentFilter(django_filters.FilterSet):
             links = Allegation.violation_types.through.objects.filter(
                 allegation_id=OuterRef("pk"), violationtype__in=data["violation"])
             condition &= Q(Exists(links))
-        weapon = Q()
-        if data.get("weapon"):
-            weapon &= Q(weapontype__in=data["weapon"])
-        if data.get("weapon_category"):
-            weapon &= Q(weapontype__category__in=data["weapon_category"])
-        if data.get("cluster") == "yes":
-            weapon &= Q(weapontype__is_cluster_munition="yes")
+        weapon = _weapon_condition(data, "weapontype")
         if weapon:
             condition &= Q(Exists(Allegation.weapons.through.objects.filter(weapon, allegation_id=OuterRef("pk"))))
-        cited = Q()
-        if _given(data.get("organization")):
-            cited &= Q(source__organization__in=data["organization"])
-        if data.get("organization_kind"):
-            cited &= _organization_kind_condition(data["organization_kind"], prefix="source__organization__")
+        cited = _citation_condition(data, "source__")
         if cited:
             condition &= Q(Exists(Citation.objects.filter(cited, allegation_id=OuterRef("pk"))))
         return condition
@@ -674,6 +654,30 @@ def _own_columns(data):
         condition &= Q(perpetrator__isnull=True, perpetrator_side__isnull=True)
     if data.get("confidence"):
         condition &= Q(confidence__in=data["confidence"])
+    return condition
+
+
+def _weapon_condition(data, weapon):
+    """The weapon filters as one condition on the weapon type reached by `weapon` (from an allegation, "weapons";
+    from its link row, "weapontype"): a type, a category, cluster munitions, all met by the same weapon."""
+    condition = Q()
+    if data.get("weapon"):
+        condition &= Q(**{f"{weapon}__in": data["weapon"]})
+    if data.get("weapon_category"):
+        condition &= Q(**{f"{weapon}__category__in": data["weapon_category"]})
+    if data.get("cluster") == "yes":
+        condition &= Q(**{f"{weapon}__is_cluster_munition": "yes"})
+    return condition
+
+
+def _citation_condition(data, source):
+    """The organization filters as one condition on the source reached by `source` ("citations__source__" from
+    an allegation, "source__" from a citation): an organization, a kind, both met by the same citation."""
+    condition = Q()
+    if _given(data.get("organization")):
+        condition &= Q(**{f"{source}organization__in": data["organization"]})
+    if data.get("organization_kind"):
+        condition &= _organization_kind_condition(data["organization_kind"], prefix=f"{source}organization__")
     return condition
 
 
