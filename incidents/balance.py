@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import Case, Count, Func, IntegerField, Max, Q, Sum, Value, When
+from django.db.models import BigIntegerField, Case, Count, F, Func, IntegerField, Max, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.utils.safestring import mark_safe
@@ -384,7 +384,8 @@ NARROWING_FILTERS = {"side", "party", "unattributed"}
 
 def _tally_facet(filterset):
     """The facet of the totals (`tally.facet()`) that the filter's other allegation filters select: "" for
-    none, a facet for one value of one of `tally.FACETS`, else None (the totals do not answer them)."""
+    none, a facet for one value of one of `tally.FACETS`, the signed facets (`tally.joint()`) of up to
+    JOINT_VALUES values of one of `tally.JOINT_FACETS`, else None (the totals do not answer them)."""
     data = filterset.cleaned()
     given = [name for name in filterset.ALLEGATION_FIELDS
              if name not in NARROWING_FILTERS and _given(data.get(name))]
@@ -395,14 +396,31 @@ def _tally_facet(filterset):
     name, value = given[0], data[given[0]]
     if name == "cluster":
         return tally.facet(name, value)
-    if len(value) != 1:
-        return None
-    return _facet_of(name, value[0])
+    if len(value) == 1:
+        return _facet_of(name, value[0])
+    if name in tally.JOINT_FACETS and len(value) <= tally.JOINT_VALUES:
+        return tuple(tally.joint(name, [_value_of(name, one) for one in value]))
+    return None
+
+
+def _value_of(name, value):
+    """A facet's value (`tally.facet()`) from one cleaned value of its filter: an entry's id, or the value."""
+    return value.pk if name in ("violation", "organization") else value
 
 
 def _facet_of(name, value):
-    """The facet (`tally.facet()`) of one cleaned value of a facet's filter: an entry's id, or the value."""
-    return tally.facet(name, value.pk if name in ("violation", "organization") else value)
+    """The facet (`tally.facet()`) of one cleaned value of a facet's filter."""
+    return tally.facet(name, _value_of(name, value))
+
+
+def _of_facet(rows, facet):
+    """(rows, their sum): the TimelineTally rows of a facet (`_tally_facet()`), and the sum of their counts, those
+    of a joint facet's combinations subtracted as `tally.joint()` signs them."""
+    if isinstance(facet, str):
+        return rows.filter(facet=facet), Sum("n")
+    subtracted = [key for key, sign in facet if sign < 0]
+    return (rows.filter(facet__in=[key for key, _ in facet]),
+            Sum(Case(When(facet__in=subtracted, then=-F("n")), default=F("n"), output_field=BigIntegerField())))
 
 
 def _tallied_scope(filterset, facet_by_month=False):
@@ -461,12 +479,13 @@ def _counted_by_month(filterset):
     scope, facet, side, party, unattributed = tallied
     if not facet or party or unattributed:
         return None
-    rows = _in_scope(TimelineTally.objects.filter(facet=facet), scope)
+    rows, summed = _of_facet(TimelineTally.objects.all(), facet)
+    rows = _in_scope(rows, scope)
     if side:
         rows = rows.filter(side_id=side)
     incidents = "casualties_side" if side else "casualties_all"
     counts = dict(rows.filter(section__in=[incidents, "allegations"]).order_by().values_list("section")
-                  .annotate(n=Sum("n")))
+                  .annotate(n=summed))
     return {"incidents": counts.get(incidents) or 0, "allegations": counts.get("allegations") or 0}
 
 
@@ -1153,7 +1172,7 @@ def _tallied_spans(filterset):
     if not (side or party or unattributed):
         # The timeline's own rows, of the facet value or of none: a few rows per month where the totals by month
         # keep every section of the balance.
-        rows = TimelineTally.objects.filter(facet=facet, section__in=tally.TIMELINE_SECTIONS)
+        rows, summed = _of_facet(TimelineTally.objects.filter(section__in=tally.TIMELINE_SECTIONS), facet)
         party_column = Value(0)  # kept for the sides only
     else:
         rows = BalanceTallyByMonth.objects.filter(
@@ -1163,10 +1182,11 @@ def _tallied_spans(filterset):
         if party:
             rows = rows.filter(party_id=party)
         party_column = "party_id"
+        summed = Sum("n")
     rows = _in_scope(rows, (statuses, visibilities, conflicts, months))
     last = months[1] if months else None
     grouped = rows.order_by().values_list("section", "side_id", party_column, "first_month", "last_month")
-    for section, row_side, row_party, first_month, last_month, n in grouped.annotate(n=Sum("n")):
+    for section, row_side, row_party, first_month, last_month, n in grouped.annotate(n=summed):
         if not n:
             continue  # a key whose incidents all moved away
         column = (section, row_side, row_party)

@@ -478,9 +478,10 @@ class BalanceTally(models.Model):
     key holds one row (a NULL would never equal another in the unique constraint).
     """
 
-    facet = models.CharField(max_length=60, blank=True, default="",
+    facet = models.CharField(max_length=200, blank=True, default="",
                              help_text="Empty: all the allegations. Else those of one list filter's value "
-                                       "(incidents.tally.facet()), e.g. weapon_category=explosive.")
+                                       "(incidents.tally.facet()), e.g. weapon_category=explosive, or of a "
+                                       "combination of values (a joint facet), e.g. violation=3&12.")
     status = models.CharField(max_length=20)
     visibility = models.CharField(max_length=20)
     conflict_id = models.PositiveIntegerField(help_text="0: no conflict recorded.")
@@ -541,14 +542,15 @@ class BalanceTallyByMonth(models.Model):
 
 class TimelineTally(models.Model):
     """The incidents with an allegation of one facet's value (`incidents.tally.facet()`: one weapon category,
-    violation type, confidence grade or organization, or cluster munitions), by the months their spans start and
+    violation type, confidence grade or organization, or cluster munitions; or with all the values of a joint
+    facet between their allegations), by the months their spans start and
     end in, for the timeline's rows: all of them, those of each side, those with an unattributed allegation.
 
     BalanceTallyByMonth keeps every section of the balance by month, but not by facet: kept for every facet it
     would hold about sixteen times its rows. The timeline reads only these three counts of incidents; the list's
     counts of a facet over whole months read them with the facet's allegations of each side ("allegations")."""
 
-    facet = models.CharField(max_length=60)
+    facet = models.CharField(max_length=200)
     status = models.CharField(max_length=20)
     visibility = models.CharField(max_length=20)
     conflict_id = models.PositiveIntegerField()

@@ -23,6 +23,14 @@ conflicts, statuses, at most one side, one party or the unattributed
 allegations, and at most one such facet value, is the sum of a few hundred
 rows (casualties are also kept per side and party pair for that).
 
+Two or three values of a weapon category, violation type or confidence grade
+(JOINT_FACETS) are answered too, by inclusion and exclusion: the allegations
+of category A or B are those of A, plus those of B, less those of both. So
+each combination of two or three of an incident's values is a *joint* facet
+(`joint()`): its allegations are those with all of them, and the incident
+counts in a casualty column (all, a side's...) whose allegations have all of
+them between them.
+
 The totals without a facet are also kept by the months the incident's span
 starts and ends in (BalanceTallyByMonth), so a filter of whole months is exact
 too: a span overlaps months F..T when it starts by T and ends from F. For the
@@ -31,8 +39,8 @@ unattributed allegations') are kept by those months too (TimelineTally): the
 timeline of one weapon category, violation type, organization or grade, over
 whole months, is a sum of them, and so are the list's counts of one facet
 value over whole months (the allegations of each side are kept there too).
-Any other filter (a day within a month, places, weapons, words, two weapon
-categories...) is counted live, from the allegations that match it
+Any other filter (a day within a month, places, weapons, words, two
+organizations, four weapon categories...) is counted live, from the allegations that match it
 (`incidents.balance`).
 
 Contributions count what the live queries count, so both give the same
@@ -44,6 +52,7 @@ the incidents concerned (`refresh_where()`). `rebuild()` (and `manage.py
 rebuild_tally`) recounts everything, after a bulk load.
 """
 from collections import Counter
+from itertools import combinations
 
 from django.apps import apps as installed_apps
 from django.db import connection, transaction
@@ -53,6 +62,10 @@ CHUNK = 2000
 APPLY_EVERY = 200_000  # rebuild_tally of 10^5 incidents (one group) peaked at 0.9 GB
 # The list filters whose single value the totals are also kept for.
 FACETS = ("weapon_category", "violation", "confidence", "cluster", "organization")
+# Facets of few values whose filters of several values the totals answer too, up to JOINT_VALUES of them: by
+# inclusion and exclusion over the totals of each value and of each combination of them ("joint" facets).
+JOINT_FACETS = ("weapon_category", "violation", "confidence")
+JOINT_VALUES = 3
 # A weapon type's fields that its incidents' contributions count: a change to one recounts them.
 WEAPON_FIELDS = {"category", "is_cluster_munition"}
 
@@ -75,8 +88,19 @@ def _id(value):
 
 
 def facet(name, value):
-    """The facet key of one filter value: "weapon_category=explosive", "violation=12", "cluster=yes"."""
+    """The facet key of one filter value: "weapon_category=explosive", "violation=12", "cluster=yes"; of a
+    combination of values (a tuple, in their order), the joint facet: "violation=3&12"."""
+    if isinstance(value, tuple):
+        return f"{name}={'&'.join(map(str, value))}"
     return f"{name}={value}"
+
+
+def joint(name, values):
+    """[(facet key, sign)]: the totals whose signed sum are those of the allegations with any of these values of
+    one of JOINT_FACETS (inclusion and exclusion): + each value's, - each pair's, + each three's..."""
+    values = sorted(set(values))
+    return [(facet(name, combination if size > 1 else combination[0]), 1 if size % 2 else -1)
+            for size in range(1, len(values) + 1) for combination in combinations(values, size)]
 
 
 def facts(incident_ids, apps=installed_apps):
@@ -112,12 +136,18 @@ def facts(incident_ids, apps=installed_apps):
     return result
 
 
-def contribution(facts, counts=None, key=(), sign=1, facets=None):
+def contribution(facts, counts=None, key=(), sign=1, facets=None, joints=None):
     """What an incident with these facts adds to the totals, without a facet ("") and for each facet value
     among its allegations: into `counts` (a new Counter if none), keyed (*key, facet, section, side id,
     party id, name), each count times `sign`. `key` is the incident's (status, visibility, conflict, first month,
     last month) or nothing. With `facets` (some of FACETS), only those facets' totals are counted (a migration
-    adding one)."""
+    adding one), and only the joint facets named in `joints` (all of JOINT_FACETS when `facets` is None).
+
+    A joint facet of two or three values of one of JOINT_FACETS (`joint()`) counts the allegations that have
+    all of them, and each incident in the columns (all, a side's, a party's...) whose allegations have all of
+    them between them: what inclusion and exclusion take out again. It keeps no row of the facet's own table
+    (the weapon table of weapon categories, the violation table of violation types): a value's own facet counts
+    only that value there, so the sum of theirs is already that table for several values."""
     counts = Counter() if counts is None else counts
     allegations, figures = facts["allegations"], facts["figures"]
     if facets is None:
@@ -136,6 +166,20 @@ def contribution(facts, counts=None, key=(), sign=1, facets=None):
         for value in values[name]:
             _count(counts, (*key, facet(name, value)), [a for a in allegations if selects(a, value)],
                    figures, sign, **{name: value})
+    if joints is None:
+        joints = JOINT_FACETS if facets is None else ()
+    for name in joints:
+        present = sorted(values[name])
+        if len(present) < 2:
+            continue
+        selects = _SELECTS[name]
+        selected = {value: [a for a in allegations if selects(a, value)] for value in present}
+        for size in range(2, JOINT_VALUES + 1):
+            for combination in combinations(present, size):
+                _count(counts, (*key, facet(name, combination)),
+                       [a for a in selected[combination[0]] if all(selects(a, value) for value in combination[1:])],
+                       figures, sign, columns=set.intersection(*(_columns(selected[value]) for value in combination)),
+                       without=_OWN_TABLE.get(name))
     return counts
 
 
@@ -148,27 +192,15 @@ _SELECTS = {
     "cluster": lambda allegation, _yes: any(is_cluster for _, is_cluster in allegation[4]),
     "organization": lambda allegation, organization: organization in allegation[5],
 }
+# The section in which a facet's value counts only itself (a confidence grade's allegations are all of it).
+_OWN_TABLE = {"weapon_category": "weapon", "violation": "violation"}
 
 
-def _count(counts, key, allegations, figures, sign, violation=None, weapon_category=None, cluster=None,
-           organization=None, confidence=None):
-    """Add the contribution of these allegations (and the incident's figures) under `key` (ending with the
-    facet). A facet of one violation type, weapon category or organization (or of cluster munitions) counts
-    only those in its own table; the keyword named after the facet holds its value (a confidence grade's
-    allegations are already all of that grade)."""
+def _columns(allegations):
+    """The (section, side id, party id) of the casualty columns that count an incident with these allegations:
+    all, each side's and party's, each pair of them, the unattributed."""
     columns = {("casualties_all", 0, 0)}
-    for side, party, grade, violation_ids, weapons, organizations in allegations:
-        counts[(*key, "allegations", side, party, grade)] += sign
-        for violation_id in violation_ids:
-            if violation is None or violation_id == violation:
-                counts[(*key, "violation", side, party, str(violation_id))] += sign
-        # An allegation naming two weapons of one category counts once under it.
-        for category in {c for c, is_cluster in weapons
-                         if (weapon_category is None or c == weapon_category) and (is_cluster or not cluster)}:
-            counts[(*key, "weapon", side, party, category)] += sign
-        for organization_id in organizations:
-            if organization is None or organization_id == organization:
-                counts[(*key, "organization", side, party, str(organization_id))] += sign
+    for side, party, *_ in allegations:
         if side:
             columns.add(("casualties_side", side, 0))
         if party:
@@ -178,9 +210,33 @@ def _count(counts, key, allegations, figures, sign, violation=None, weapon_categ
             columns.add(("casualties_pair", side, party))
         if not side and not party:
             columns.add(("casualties_unattributed", 0, 0))
+    return columns
+
+
+def _count(counts, key, allegations, figures, sign, violation=None, weapon_category=None, cluster=None,
+           organization=None, confidence=None, columns=None, without=None):
+    """Add the contribution of these allegations (and the incident's figures) under `key` (ending with the
+    facet). A facet of one violation type, weapon category or organization (or of cluster munitions) counts
+    only those in its own table; the keyword named after the facet holds its value (a confidence grade's
+    allegations are already all of that grade). The incident counts in the casualty `columns` given, else in
+    those of these allegations; the section `without` is left out."""
+    for side, party, grade, violation_ids, weapons, organizations in allegations:
+        counts[(*key, "allegations", side, party, grade)] += sign
+        if without != "violation":
+            for violation_id in violation_ids:
+                if violation is None or violation_id == violation:
+                    counts[(*key, "violation", side, party, str(violation_id))] += sign
+        # An allegation naming two weapons of one category counts once under it.
+        if without != "weapon":
+            for category in {c for c, is_cluster in weapons
+                             if (weapon_category is None or c == weapon_category) and (is_cluster or not cluster)}:
+                counts[(*key, "weapon", side, party, category)] += sign
+        for organization_id in organizations:
+            if organization is None or organization_id == organization:
+                counts[(*key, "organization", side, party, str(organization_id))] += sign
     known = [(f"total_{name}", f"known_{name}", value * sign)
              for name, value in zip(CASUALTIES, figures) if value is not None]
-    for section, side, party in columns:
+    for section, side, party in _columns(allegations) if columns is None else columns:
         column = (*key, section, side, party)
         counts[(*column, "incidents")] += sign
         for total, count, value in known:
@@ -281,7 +337,7 @@ def refresh(incident_ids, apps=installed_apps):
     add_new(incident_ids, apps, _split(before))
 
 
-def add_new(incident_ids, apps=installed_apps, deltas=None, defer=False):
+def add_new(incident_ids, apps=installed_apps, deltas=None, defer=False, joints=None):
     """Add the contributions of incidents that have none stored (a bulk load's new rows), with `deltas` (of
     `_split()`) if given.
 
@@ -293,7 +349,7 @@ def add_new(incident_ids, apps=installed_apps, deltas=None, defer=False):
     now = facts(list(keys), apps)
     added = Counter()
     for pk, incident_facts in now.items():
-        contribution(incident_facts, added, keys[pk])
+        contribution(incident_facts, added, keys[pk], joints=joints)
     deltas.update(_split(added))
     if not defer:
         _add(deltas, tables)
@@ -342,8 +398,10 @@ def source_reattributed(sender, source, **kwargs):
 
 
 @transaction.atomic
-def rebuild(apps=installed_apps, progress=None):
-    """Recount every record incident from scratch (after a bulk load, or a weapon type changing category)."""
+def rebuild(apps=installed_apps, progress=None, joints=None):
+    """Recount every record incident from scratch (after a bulk load, or a weapon type changing category); of
+    the joint facets, those in `joints` only, if given (a migration before their facets' keys were long enough
+    for them, 0017, counts none)."""
     Incident, _, _, tables, IncidentTally = _models(apps)
     for table in filter(None, tables):
         table.objects.all().delete()
@@ -352,7 +410,7 @@ def rebuild(apps=installed_apps, progress=None):
     # The totals are moved once per APPLY_EVERY incidents with their summed contributions, not once per chunk.
     pending = Counter()
     for start in range(0, len(ids), CHUNK):
-        add_new(ids[start:start + CHUNK], apps, deltas=pending, defer=True)
+        add_new(ids[start:start + CHUNK], apps, deltas=pending, defer=True, joints=joints)
         if (start + CHUNK) % APPLY_EVERY == 0:
             _add(pending, tables)
             pending = Counter()
@@ -367,31 +425,41 @@ def add_facets(names, apps=installed_apps):
     the rows a rebuild would store in BalanceTally, without reading every incident's rows again."""
     _, _, _, (overall, _, _), _ = _models(apps)
     for name in names:
-        overall.objects.filter(facet__startswith=facet(name, "")).delete()
-    return _recount_from_facts(names, 0, (overall, None, None), apps)
+        overall.objects.filter(facet__startswith=facet(name, "")).exclude(facet__contains="&").delete()
+    return _recount_from_facts({0}, (overall, None, None), apps, facets=names)
 
 
-def count_timeline(apps=installed_apps):
-    """Count TimelineTally afresh from the facts stored (the migration creating it)."""
+def add_joint_facets(apps=installed_apps):
+    """Count the joint facets' totals (BalanceTally, TimelineTally) from the facts stored, replacing any kept
+    (the migration adding them)."""
+    _, _, _, (overall, _, by_facet_month), _ = _models(apps)
+    for table in (overall, by_facet_month):
+        table.objects.filter(facet__contains="&").delete()
+    return _recount_from_facts({0, 2}, (overall, None, by_facet_month), apps, facets=(), joints=JOINT_FACETS)
+
+
+def count_timeline(apps=installed_apps, joints=()):
+    """Count TimelineTally afresh from the facts stored (the migration creating it, before the joint facets:
+    with none of them unless `joints` names them)."""
     _, _, _, (_, _, by_facet_month), _ = _models(apps)
     by_facet_month.objects.all().delete()
-    return _recount_from_facts(None, 2, (None, None, by_facet_month), apps)
+    return _recount_from_facts({2}, (None, None, by_facet_month), apps, joints=joints)
 
 
-def _recount_from_facts(names, kept, tables, apps):
-    """Add the contributions of every record incident's stored facts (of these facets only, if given) to one
-    table (`_split()`'s number `kept`)."""
+def _recount_from_facts(kept, tables, apps, facets=None, joints=None):
+    """Add the contributions of every record incident's stored facts (of these `facets` and `joints` only, if
+    given: `contribution()`) to some of the tables (`_split()`'s numbers `kept`)."""
     IncidentTally = _models(apps)[4]
     pending, chunk, counted = Counter(), Counter(), 0
 
     def fold():
-        pending.update({row: n for row, n in _split(chunk).items() if row[0] == kept})
+        pending.update({row: n for row, n in _split(chunk).items() if row[0] in kept})
         chunk.clear()
 
     rows = IncidentTally.objects.order_by("pk").values_list(
         "status", "visibility", "conflict_id", "first_month", "last_month", "facts")
     for *key, incident_facts in rows.iterator(chunk_size=CHUNK):
-        contribution(incident_facts, chunk, tuple(key), facets=names)
+        contribution(incident_facts, chunk, tuple(key), facets=facets, joints=joints)
         counted += 1
         if counted % CHUNK == 0:
             fold()
@@ -406,8 +474,8 @@ def _recount_from_facts(names, kept, tables, apps):
 def totals(statuses, visibilities, conflict_ids=None, months=None, sections=None, facet=""):
     """{(section, side id, party id, key): n} summed over the given statuses, visibilities and conflicts, and
     with `months` (first, last as YYYYMM, either None), over the incidents whose span overlaps those months;
-    of the given sections only, if any; of the allegations of one facet (`facet()`), if given (facets are not
-    kept by month).
+    of the given sections only, if any; of the allegations of one facet (`facet()`), if given, or of several
+    values of a joint facet (the signed facets of `joint()`; facets are not kept by month).
 
     One statement written out here rather than by the ORM: it is on every list page, where compiling it and
     converting its few hundred rows took longer than the database took to sum them."""
@@ -423,9 +491,14 @@ def totals(statuses, visibilities, conflict_ids=None, months=None, sections=None
         params.extend(values)
         return bool(values)
 
+    signed = [(facet, 1)] if isinstance(facet, str) else list(facet)
+    subtracted = [key for key, sign in signed if sign < 0]
+    summed = "n"
+    if subtracted:
+        summed = f"CASE WHEN facet IN ({', '.join(['%s'] * len(subtracted))}) THEN -n ELSE n END"
+        params.extend(subtracted)
     if months is None:
-        conditions.append("facet = %s")
-        params.append(facet)
+        among("facet", [key for key, _ in signed])
     chosen = [among("status", statuses), among("visibility", visibilities)]
     if conflict_ids is not None:
         chosen.append(among("conflict_id", conflict_ids))
@@ -444,7 +517,7 @@ def totals(statuses, visibilities, conflict_ids=None, months=None, sections=None
             params.append(last)
     table = connection.ops.quote_name((BalanceTally if months is None else BalanceTallyByMonth)._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT section, side_id, party_id, {connection.ops.quote_name('key')}, SUM(n) FROM {table} "
+        cursor.execute(f"SELECT section, side_id, party_id, {connection.ops.quote_name('key')}, SUM({summed}) FROM {table} "
                        f"WHERE {' AND '.join(conditions)} GROUP BY section, side_id, party_id, "
                        f"{connection.ops.quote_name('key')}", params)
         return {(section, side, party, key): int(n) for section, side, party, key, n in cursor.fetchall() if n}

@@ -149,14 +149,20 @@ TALLIED = [
     {"weapon_category": "unguided_artillery_rocket", "date_from": "2020-10", "date_to": "2020-11"},
     {"violation": "unlawful-killing", "conflict": "second-war"}, {"confidence": "contested"},
     {"organization": "west-ministry"}, {"violation": "indiscriminate-attack"},  # with an unattributed allegation
+    # Two or three values of a joint facet (tally.joint()): the values' totals, less their combinations'.
+    {"weapon_category": ["small_arms", "unguided_artillery_rocket"]},
+    {"weapon_category": ["small_arms", "unguided_artillery_rocket", "cluster_munition_rocket"], "date_from": "2020-10"},
+    {"violation": ["unlawful-killing", "indiscriminate-attack"], "conflict": "second-war"},
+    {"confidence": ["verified", "contested", "party_claim"]}, {"confidence": ["verified", "single_source"], "date_to": "2020-10"},
 ]
 # Filters they do not: days, allegation filters other than one side, party or neither, or one facet value
 # narrowed to a side, party or the unattributed allegations, several values or facets.
 COUNTED = [
     {"date_from": "2020-10-15", "date_to": "2020-11-10"}, {"date_from": "2020-09-10"}, {"date_to": "2020-10-05"},
     {"date_from": "2019-06-15", "date_to": "2019-07-10"}, {"date_from": "2020-09-15", "side": "east"},
-    {"weapon_category": ["small_arms", "unguided_artillery_rocket"]},
-    {"weapon_category": "cluster_munition_rocket", "side": "west"}, {"organization": "watch", "party": "east-army"},
+    {"weapon_category": ["small_arms", "unguided_artillery_rocket", "cluster_munition_rocket", "artillery"]},
+    {"weapon_category": "cluster_munition_rocket", "side": "west"},
+    {"violation": ["unlawful-killing", "indiscriminate-attack"], "side": "east"}, {"organization": "watch", "party": "east-army"},
     {"violation": "unlawful-killing", "unattributed": "yes"}, {"violation": "unlawful-killing", "date_from": "2020-09-10"},
     {"party": ["east-army", "west-army"]}, {"confidence": "verified", "weapon_category": "small_arms"},
 ]
