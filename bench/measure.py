@@ -129,32 +129,44 @@ def measure_deep_page(repeat):
             "ratio": round(deep["median_ms"] / max(first["median_ms"], 0.01), 2)}
 
 
+def several_categories(count):
+    """The query of the first `count` weapon categories of the synthetic weapon types."""
+    categories = list(WeaponType.objects.filter(slug__startswith="syn-").order_by("pk")
+                      .values_list("category", flat=True).distinct()[:count])
+    return "&".join(f"weapon_category={category}" for category in categories)
+
+
+def live_query():
+    """The query of the two organizations cited most: a broad filter the running totals do not answer (they keep
+    one organization's, not two's), counted live over every allegation that matches."""
+    organizations = (Organization.objects.annotate(n=Count("sources__citations")).order_by("-n", "pk")
+                     .values_list("slug", flat=True)[:2])
+    return "&".join(f"organization={slug}" for slug in organizations)
+
+
 def measure_balance(repeat, date_query):
-    """The balance of the whole archive, of one party's allegations, of a range of whole months and of one
-    weapon category (all read from the running totals), and of two weapon categories (a filter the totals do
-    not answer: counted live, over every allegation that matches)."""
+    """The balance of the whole archive, of one party's allegations, of a range of whole months, of one weapon
+    category and of three (all read from the running totals; three by inclusion and exclusion of their joint
+    facets), and of the two organizations cited most (counted live, `live_query()`)."""
     client = Client()
     party = Party.objects.filter(slug__startswith="syn-").order_by("pk").first()
-    categories = list(WeaponType.objects.filter(slug__startswith="syn-").order_by("pk")
-                      .values_list("category", flat=True).distinct()[:2])
-    facet_query = f"weapon_category={categories[0]}"
-    live_query = "&".join(f"weapon_category={category}" for category in categories)
+    facet_query, joint_query, counted_query = several_categories(1), several_categories(3), live_query()
     return {**timed(lambda: get(client, "/balance/"), repeat),
             "party_filter": timed(lambda: get(client, f"/balance/?party={party.slug}"), repeat),
             "dates": {**timed(lambda: get(client, f"/balance/?{date_query}"), repeat), "query": date_query},
             "facet": {**timed(lambda: get(client, f"/balance/?{facet_query}"), repeat), "query": facet_query},
-            "live": {**timed(lambda: get(client, f"/balance/?{live_query}"), max(3, repeat // 3)), "query": live_query}}
+            "joint": {**timed(lambda: get(client, f"/balance/?{joint_query}"), repeat), "query": joint_query},
+            "live": {**timed(lambda: get(client, f"/balance/?{counted_query}"), max(3, repeat // 3)),
+                     "query": counted_query}}
 
 
 def other_pages():
-    """{name: address} of the other pages a reader opens, each at its heaviest usual case: the list of two weapon
-    categories (its counts not in the running totals: counted live), the list, balance and timeline of the
-    organization cited most (the broadest filter of one organization), the map (5,000 points), the timeline of
-    everything and of two weapon categories, the source list's first and middle page, the page of the most cited
-    source, and an incident's page."""
-    categories = list(WeaponType.objects.filter(slug__startswith="syn-").order_by("pk")
-                      .values_list("category", flat=True).distinct()[:2])
-    live_query = "&".join(f"weapon_category={category}" for category in categories)
+    """{name: address} of the other pages a reader opens, each at its heaviest usual case: the list and timeline
+    of the two organizations cited most (their counts not in the running totals: counted live) and of three
+    weapon categories (read from them), the list, balance and timeline of the organization cited most (the
+    broadest filter of one organization), the map (5,000 points), the timeline of everything, the source list's
+    first and middle page, the page of the most cited source, and an incident's page."""
+    counted_query, joint_query = live_query(), several_categories(3)
     most_cited = (Citation.objects.values("source_id").annotate(n=Count("id")).order_by("-n", "source_id")
                   .values_list("source_id", flat=True).first())
     organization = (Organization.objects.annotate(n=Count("sources__citations")).order_by("-n", "pk")
@@ -163,13 +175,15 @@ def other_pages():
     middle = max(1, -(-public_sources // settings.ARCHIVE_PAGE_SIZE) // 2)
     newest = Incident.objects.published().order_by("-pk").values_list("pk", flat=True).first()
     return {
-        "list live": f"/?{live_query}",
+        "list live": f"/?{counted_query}",
+        "list, three weapon categories": f"/?{joint_query}",
         "list, one organization": f"/?organization={organization}",
         "balance, one organization": f"/balance/?organization={organization}",
         "timeline, one organization": f"/timeline/?organization={organization}",
         "map": "/map/",
         "timeline": "/timeline/",
-        "timeline live": f"/timeline/?{live_query}",
+        "timeline live": f"/timeline/?{counted_query}",
+        "timeline, three weapon categories": f"/timeline/?{joint_query}",
         "sources": "/sources/",
         "sources middle": f"/sources/?page={middle}",
         "most cited source": f"/sources/{most_cited}/",
