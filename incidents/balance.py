@@ -537,9 +537,8 @@ def broad(filterset):
     """Whether the filter may match at least BROAD_SHARE of the visible allegations, by the running totals: each
     allegation filter whose values have totals (one or several values of a facet, sides, parties) keeps the
     share of the allegations its values have together, and the incident filters the totals answer (conflicts,
-    whole months) the share of the incidents they leave; the filters are taken as independent. Kinds of
-    organization are bounded by their organizations' totals. False when no allegation filter given has totals
-    (a weapon, the unattributed allegations): those are taken as narrow."""
+    whole months) the share of the incidents they leave; the filters are taken as independent. False when no
+    allegation filter given has totals (a weapon, the unattributed allegations): those are taken as narrow."""
     data = filterset.cleaned()
     statuses, visibilities = _visible(filterset.user, data)
     wanted = {}  # facet: the filter whose values it is
@@ -548,11 +547,6 @@ def broad(filterset):
         if _given(value):
             for one in ([value] if name == "cluster" else value):
                 wanted[_facet_of(name, one)] = name
-    if data.get("organization_kind"):
-        # Bounded by the citing organizations' own totals (an allegation citing two of them counted twice).
-        kinds = Organization.objects.filter(_organization_kind_condition(data["organization_kind"], prefix=""))
-        for pk in kinds.values_list("pk", flat=True):
-            wanted.setdefault(tally.facet("organization", pk), "organization_kind")
     sides = [side.pk for side in data["side"]] if _given(data.get("side")) else None
     parties = [party.pk for party in data["party"]] if _given(data.get("party")) else None
     by_filter = Counter({name: 0 for name in wanted.values()})

@@ -15,7 +15,8 @@ from the facts stored before, is taken out first.
 
 The same contribution is counted again for each *facet* of the incident: the
 allegations of one weapon category, one violation type, one confidence grade,
-citing one reporting organization, or those naming a cluster munition, as the
+citing one reporting organization or one of a kind (an NGO, a party-affiliated
+source...), or those naming a cluster munition, as the
 list filter of that one value selects them (a facet of one weapon category
 counts only that category in the weapon table, one organization only its own
 citations in the sources table, as the live count does). So a balance whose filter names only
@@ -40,15 +41,15 @@ timeline of one weapon category, violation type, organization or grade, over
 whole months, is a sum of them, and so are the list's counts of one facet
 value over whole months (the allegations of each side are kept there too).
 Any other filter (a day within a month, places, weapons, words, two
-organizations, four weapon categories...) is counted live, from the allegations that match it
-(`incidents.balance`).
+organizations, two kinds of organization, four weapon categories...) is
+counted live, from the allegations that match it (`incidents.balance`).
 
 Contributions count what the live queries count, so both give the same
 numbers; `tests/test_balance_tally.py` holds them to it. The totals are keyed
-by ids: names, slugs and an organization's kind are read when the page is
-drawn. Two facts outside an incident are counted in it, a weapon type's
-category and a source's organization: the services that change them recount
-the incidents concerned (`refresh_where()`). `rebuild()` (and `manage.py
+by ids and values: names and slugs are read when the page is drawn. Facts outside an incident are counted in it, a weapon type's
+category, a source's organization and an organization's kind and affiliation:
+the writes that change them recount the incidents concerned
+(`refresh_where()`). `rebuild()` (and `manage.py
 rebuild_tally`) recounts everything, after a bulk load.
 """
 from collections import Counter
@@ -61,7 +62,7 @@ CASUALTIES = ["civilians_killed_min", "civilians_killed_max", "civilians_injured
 CHUNK = 2000
 APPLY_EVERY = 200_000  # rebuild_tally of 10^5 incidents (one group) peaked at 0.9 GB
 # The list filters whose single value the totals are also kept for.
-FACETS = ("weapon_category", "violation", "confidence", "cluster", "organization")
+FACETS = ("weapon_category", "violation", "confidence", "cluster", "organization", "organization_kind")
 # Facets of few values whose filters of several values the totals answer too, up to JOINT_VALUES of them: by
 # inclusion and exclusion over the totals of each value and of each combination of them ("joint" facets).
 JOINT_FACETS = ("weapon_category", "violation", "confidence")
@@ -106,12 +107,13 @@ def joint(name, values):
 def facts(incident_ids, apps=installed_apps):
     """{incident id: facts} read from the stored rows: {"allegations": [[side id, party id, confidence,
     [violation type ids], [[weapon category, 1 if a cluster munition else 0], ...], [organization id of each
-    citation]], ...], "figures": [the four casualty figures]}; ids 0 for none."""
+    citation]], ...], "figures": [the four casualty figures], "kinds": {organization id: its values of the
+    organization_kind filter (`kinds_of()`)}, of the organizations cited}; ids 0 for none."""
     Incident, Allegation, Citation, _, _ = _models(apps)
     incident_ids = list(incident_ids)
     rows, result = {}, {}
     for pk, *figures in Incident.objects.filter(pk__in=incident_ids).order_by().values_list("pk", *CASUALTIES):
-        result[pk] = {"allegations": [], "figures": figures}
+        result[pk] = {"allegations": [], "figures": figures, "kinds": {}}
     for pk, incident_id, side, party, confidence in Allegation.objects.filter(
             incident_id__in=incident_ids).order_by("pk").values_list(
             "pk", "incident_id", "perpetrator_side_id", "perpetrator_id", "confidence"):
@@ -127,13 +129,22 @@ def facts(incident_ids, apps=installed_apps):
         if weapon not in rows[allegation][4]:
             rows[allegation][4].append(weapon)
     citations = Citation.objects.filter(allegation__incident_id__in=incident_ids)
-    for allegation, organization in citations.order_by().values_list("allegation_id", "source__organization_id"):
+    for incident_id, allegation, organization, kind, affiliated in citations.order_by().values_list(
+            "allegation__incident_id", "allegation_id", "source__organization_id", "source__organization__kind",
+            "source__organization__is_party_affiliated"):
         rows[allegation][5].append(organization)
+        result[incident_id]["kinds"][str(organization)] = kinds_of(kind, affiliated)
     for row in rows.values():  # the same facts however the rows were read
         row[3].sort()
         row[4].sort()
         row[5].sort()
     return result
+
+
+def kinds_of(kind, is_party_affiliated):
+    """An organization's values of the organization_kind filter: its kind, and whether it is affiliated with a
+    party or independent of them (`filters.ORGANIZATION_KIND_CHOICES`)."""
+    return [kind, "party_affiliated" if is_party_affiliated else "independent"]
 
 
 def contribution(facts, counts=None, key=(), sign=1, facets=None, joints=None):
@@ -149,7 +160,7 @@ def contribution(facts, counts=None, key=(), sign=1, facets=None, joints=None):
     (the weapon table of weapon categories, the violation table of violation types): a value's own facet counts
     only that value there, so the sum of theirs is already that table for several values."""
     counts = Counter() if counts is None else counts
-    allegations, figures = facts["allegations"], facts["figures"]
+    allegations, figures, kinds = facts["allegations"], facts["figures"], facts.get("kinds", {})
     if facets is None:
         _count(counts, (*key, ""), allegations, figures, sign)
     values = {name: set() for name in FACETS}
@@ -157,29 +168,31 @@ def contribution(facts, counts=None, key=(), sign=1, facets=None, joints=None):
         values["confidence"].add(confidence)
         values["violation"].update(violation_ids)
         values["organization"].update(organization_ids)
+        for organization_id in organization_ids:
+            values["organization_kind"].update(kinds.get(str(organization_id), ()))
         for category, is_cluster in weapons:
             values["weapon_category"].add(category)
             if is_cluster:
                 values["cluster"].add("yes")
     for name in FACETS if facets is None else facets:
-        selects = _SELECTS[name]
+        selects = _selects(name, kinds)
         for value in values[name]:
             _count(counts, (*key, facet(name, value)), [a for a in allegations if selects(a, value)],
-                   figures, sign, **{name: value})
+                   figures, sign, kinds=kinds, **{name: value})
     if joints is None:
         joints = JOINT_FACETS if facets is None else ()
     for name in joints:
         present = sorted(values[name])
         if len(present) < 2:
             continue
-        selects = _SELECTS[name]
+        selects = _selects(name, kinds)
         selected = {value: [a for a in allegations if selects(a, value)] for value in present}
         for size in range(2, JOINT_VALUES + 1):
             for combination in combinations(present, size):
                 _count(counts, (*key, facet(name, combination)),
                        [a for a in selected[combination[0]] if all(selects(a, value) for value in combination[1:])],
                        figures, sign, columns=set.intersection(*(_columns(selected[value]) for value in combination)),
-                       without=_OWN_TABLE.get(name))
+                       without=_OWN_TABLE[name])
     return counts
 
 
@@ -192,8 +205,18 @@ _SELECTS = {
     "cluster": lambda allegation, _yes: any(is_cluster for _, is_cluster in allegation[4]),
     "organization": lambda allegation, organization: organization in allegation[5],
 }
-# The section in which a facet's value counts only itself (a confidence grade's allegations are all of it).
-_OWN_TABLE = {"weapon_category": "weapon", "violation": "violation"}
+
+
+def _selects(name, kinds):
+    """`_SELECTS` of a facet; of organization_kind, by the kinds of the incident's organizations (`facts()`)."""
+    if name == "organization_kind":
+        return lambda allegation, value: any(value in kinds.get(str(o), ()) for o in allegation[5])
+    return _SELECTS[name]
+
+
+# The section in which a joint facet's values count only themselves, where it keeps no rows (a confidence grade's
+# allegations are all of it: its joint facets have none).
+_OWN_TABLE = {"weapon_category": "weapon", "violation": "violation", "confidence": None}
 
 
 def _columns(allegations):
@@ -214,12 +237,13 @@ def _columns(allegations):
 
 
 def _count(counts, key, allegations, figures, sign, violation=None, weapon_category=None, cluster=None,
-           organization=None, confidence=None, columns=None, without=None):
+           organization=None, confidence=None, organization_kind=None, kinds=None, columns=None, without=None):
     """Add the contribution of these allegations (and the incident's figures) under `key` (ending with the
     facet). A facet of one violation type, weapon category or organization (or of cluster munitions) counts
     only those in its own table; the keyword named after the facet holds its value (a confidence grade's
-    allegations are already all of that grade). The incident counts in the casualty `columns` given, else in
-    those of these allegations; the section `without` is left out."""
+    allegations are already all of that grade); one kind of organization, the organizations of that kind
+    (`kinds`, of `facts()`). The incident counts in the casualty `columns` given, else in those of these
+    allegations; the section `without` is left out."""
     for side, party, grade, violation_ids, weapons, organizations in allegations:
         counts[(*key, "allegations", side, party, grade)] += sign
         if without != "violation":
@@ -232,8 +256,11 @@ def _count(counts, key, allegations, figures, sign, violation=None, weapon_categ
                              if (weapon_category is None or c == weapon_category) and (is_cluster or not cluster)}:
                 counts[(*key, "weapon", side, party, category)] += sign
         for organization_id in organizations:
-            if organization is None or organization_id == organization:
-                counts[(*key, "organization", side, party, str(organization_id))] += sign
+            if organization is not None and organization_id != organization:
+                continue
+            if organization_kind is not None and organization_kind not in kinds.get(str(organization_id), ()):
+                continue
+            counts[(*key, "organization", side, party, str(organization_id))] += sign
     known = [(f"total_{name}", f"known_{name}", value * sign)
              for name, value in zip(CASUALTIES, figures) if value is not None]
     for section, side, party in _columns(allegations) if columns is None else columns:
@@ -397,6 +424,11 @@ def source_reattributed(sender, source, **kwargs):
     refresh_where(citations__source=source)
 
 
+def organization_reclassified(sender, organization, **kwargs):
+    """Receiver of sources.services.organization_reclassified: an organization's kind or affiliation changed."""
+    refresh_where(citations__source__organization=organization)
+
+
 @transaction.atomic
 def rebuild(apps=installed_apps, progress=None, joints=None):
     """Recount every record incident from scratch (after a bulk load, or a weapon type changing category); of
@@ -436,6 +468,30 @@ def add_joint_facets(apps=installed_apps):
     for table in (overall, by_facet_month):
         table.objects.filter(facet__contains="&").delete()
     return _recount_from_facts({0, 2}, (overall, None, by_facet_month), apps, facets=(), joints=JOINT_FACETS)
+
+
+def add_organization_kinds(apps=installed_apps):
+    """Store in each incident's facts the kinds of the organizations it cites (`facts()`), then count the
+    organization_kind facets from the facts, replacing any kept (the migration adding them)."""
+    _, _, _, (overall, _, by_facet_month), IncidentTally = _models(apps)
+    Organization = apps.get_model("sources", "Organization")
+    kinds = {str(pk): kinds_of(kind, affiliated)
+             for pk, kind, affiliated in Organization.objects.values_list("pk", "kind", "is_party_affiliated")}
+    field = IncidentTally._meta.get_field("facts")
+    table = connection.ops.quote_name(IncidentTally._meta.db_table)
+    ids = list(IncidentTally.objects.order_by("pk").values_list("pk", flat=True))
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), CHUNK):
+            rows = IncidentTally.objects.filter(pk__in=ids[start:start + CHUNK]).values_list("pk", "facts")
+            changed = []
+            for pk, incident_facts in rows:
+                cited = sorted({str(o) for allegation in incident_facts["allegations"] for o in allegation[5]})
+                incident_facts["kinds"] = {o: kinds[o] for o in cited}
+                changed.append((field.get_db_prep_value(incident_facts, connection), pk))
+            cursor.executemany(f"UPDATE {table} SET facts = %s WHERE incident_id = %s", changed)
+    for table in (overall, by_facet_month):
+        table.objects.filter(facet__startswith=facet("organization_kind", "")).delete()
+    return _recount_from_facts({0, 2}, (overall, None, by_facet_month), apps, facets=("organization_kind",))
 
 
 def count_timeline(apps=installed_apps, joints=()):

@@ -1,9 +1,10 @@
 """Organizations are curated in the admin, each write audited; sources and citations are only shown here."""
 from django.contrib import admin
-from django.db import models
+from django.db import models, transaction
 
 from archive.admin import AuditedAdminMixin, ReadOnlyAdmin
 
+from . import services
 from .models import Citation, Organization, Source
 
 
@@ -14,6 +15,12 @@ class OrganizationAdmin(AuditedAdminMixin, admin.ModelAdmin):
     search_fields = ["name", "affiliation"]
     prepopulated_fields = {"slug": ["name"]}
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if change and {"kind", "is_party_affiliated"} & set(form.changed_data):
+                services.organization_reclassified.send(sender=Organization, organization=obj)
 
 
 @admin.register(Source)

@@ -11,6 +11,8 @@ from .models import Organization, Source
 # Sent inside edit_source()'s transaction when a source is moved to another organization, so that counts
 # derived in apps that depend on this one (incidents' balance tally) follow; sources never import them.
 source_reattributed = Signal()
+# Sent inside the write that changes an organization's kind or party affiliation (the admin's), for the same.
+organization_reclassified = Signal()
 
 # The foreign keys full_clean() checks with a query each.
 _REFERENCES = ["organization", "created_by"]

@@ -131,6 +131,11 @@ def test_a_balance_read_from_the_totals_equals_the_balance_counted_live(research
              {"violation": ["indiscriminate-attack", "unlawful-killing", "attack-on-civilian-objects"]},
              {"confidence": ["verified", "party_claim"]}, {"confidence": ["verified", "corroborated", "single_source"]}]
     queries += [{**one, **narrower} for one in joint for narrower in narrowing]
+    # One kind of cited organization (Watch an independent NGO, East TV affiliated media, West Ministry an
+    # affiliated government body).
+    kinds = [{"organization_kind": "ngo"}, {"organization_kind": "party_affiliated"},
+             {"organization_kind": "independent"}, {"organization_kind": "media"}]
+    queries += [{**one, **narrower} for one in kinds for narrower in narrowing]
     if staff:
         queries += [{"status": "draft"}, {"status": ["published", "draft"], "conflict": "second-war"},
                     {"status": "draft", "weapon_category": "small_arms"}]
@@ -170,7 +175,9 @@ def test_any_other_filter_or_several_parties_or_sides_are_counted_live(researche
                   {"side": "east", "confidence": ["verified", "party_claim", "contested", "corroborated"]},
                   {"weapon": "grad"},
                   {"organization": ["watch", "east-tv"]}, {"organization": "watch", "confidence": "verified"},
-                  {"organization_kind": "ngo"}, {"weapon_category": "small_arms", "party": "east-army", "date_from": "2020-10"},
+                  {"organization_kind": ["ngo", "independent"]},  # kinds are kept one at a time
+                  {"organization_kind": "ngo", "organization": "watch"},
+                  {"weapon_category": "small_arms", "party": "east-army", "date_from": "2020-10"},
                   {"violation": "unlawful-killing", "unattributed": "yes", "date_to": "2020-11"}):
         filterset, _ = filter_incidents(request_for(query))
         assert balance._tallied(filterset) is None, query
@@ -267,9 +274,31 @@ def test_a_weapon_type_changing_category_in_the_admin_is_recounted_too(admin_cli
     assert before == after
 
 
+@pytest.mark.parametrize("change", [{"kind": "media"}, {"is_party_affiliated": "on"}])
+def test_an_organization_changing_kind_in_the_admin_is_recounted_in_the_incidents_citing_it(admin_client, change):
+    from django.forms.models import model_to_dict
+    from django.urls import reverse
+
+    from sources.models import Organization
+
+    build()
+    watch = Organization.objects.get(name="Watch")
+    data = {name: value for name, value in model_to_dict(watch).items() if value not in (None, False)}
+    before = stored()
+    response = admin_client.post(reverse("admin:sources_organization_change", args=[watch.pk]), {**data, **change})
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    moved, after = recounted()
+    assert moved == after and moved != before
+    kind = change.get("kind", "party_affiliated")
+    assert any(row[0] == f"organization_kind={kind}" and row[4] == "organization" and row[7] == str(watch.pk)
+               for row in moved)
+
+
 def test_a_facet_added_later_is_counted_from_the_facts_stored(researcher):
     """Migration 0019 counts the organization facet from the facts each incident stores, 0021 the timeline's
-    totals of every facet, 0022 the joint facets: the rows a rebuild would have stored, replacing any there."""
+    totals of every facet, 0022 the joint facets, 0023 the kinds of organization: the rows a rebuild would have
+    stored, replacing any there."""
     build()
     expected = stored()
     assert any(row[0].startswith("organization=") for row in expected)
@@ -287,6 +316,17 @@ def test_a_facet_added_later_is_counted_from_the_facts_stored(researcher):
     tally.count_timeline()
     tally.add_joint_facets()
     assert stored() == expected
+
+    # 0023: the kinds of the organizations cited, stored in the facts, and their facets counted from them.
+    assert any(row[0].startswith("organization_kind=") for row in expected)
+    for row in IncidentTally.objects.all():
+        row.facts.pop("kinds")
+        row.save()
+    BalanceTally.objects.filter(facet__startswith="organization_kind=").delete()
+    TimelineTally.objects.filter(facet__startswith="organization_kind=").delete()
+    assert tally.add_organization_kinds() == IncidentTally.objects.count()
+    assert stored() == expected
+    assert all(row.facts == tally.facts([row.incident_id])[row.incident_id] for row in IncidentTally.objects.all())
 
 
 LIVE_COUNTED = [
@@ -325,7 +365,7 @@ def test_a_filter_that_may_match_a_large_share_of_the_allegations_is_counted_in_
     monkeypatch.setattr(balance, "counted_in_parts", lambda filterset, parts=2: used.append(filterset) or {})
     # (Two values of a joint facet alone are read from the totals: here with a day, which they do not answer.)
     for query, expected in [({"weapon_category": ["small_arms", "unguided_artillery_rocket"], "date_from": "2020-10-15"}, True),
-                            ({"organization_kind": "ngo"}, True),
+                            ({"organization_kind": "ngo", "date_from": "2020-10-15"}, True),
                             ({"confidence": ["verified", "contested"], "date_to": "2020-11-20"}, True),
                             ({"weapon": "grad"}, False), ({"unattributed": "yes", "date_from": "2020-10-15"}, False)]:
         filterset, _ = filter_incidents(request_for(query))

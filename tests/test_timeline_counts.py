@@ -154,6 +154,7 @@ TALLIED = [
     {"weapon_category": ["small_arms", "unguided_artillery_rocket", "cluster_munition_rocket"], "date_from": "2020-10"},
     {"violation": ["unlawful-killing", "indiscriminate-attack"], "conflict": "second-war"},
     {"confidence": ["verified", "contested", "party_claim"]}, {"confidence": ["verified", "single_source"], "date_to": "2020-10"},
+    {"organization_kind": "party_affiliated"}, {"organization_kind": "ngo", "date_from": "2020-11"},
 ]
 # Filters they do not: days, allegation filters other than one side, party or neither, or one facet value
 # narrowed to a side, party or the unattributed allegations, several values or facets.
@@ -162,7 +163,8 @@ COUNTED = [
     {"date_from": "2019-06-15", "date_to": "2019-07-10"}, {"date_from": "2020-09-15", "side": "east"},
     {"weapon_category": ["small_arms", "unguided_artillery_rocket", "cluster_munition_rocket", "artillery"]},
     {"weapon_category": "cluster_munition_rocket", "side": "west"},
-    {"violation": ["unlawful-killing", "indiscriminate-attack"], "side": "east"}, {"organization": "watch", "party": "east-army"},
+    {"violation": ["unlawful-killing", "indiscriminate-attack"], "side": "east"},
+    {"organization_kind": ["media", "government", "independent"]}, {"organization": "watch", "party": "east-army"},
     {"violation": "unlawful-killing", "unattributed": "yes"}, {"violation": "unlawful-killing", "date_from": "2020-09-10"},
     {"party": ["east-army", "west-army"]}, {"confidence": "verified", "weapon_category": "small_arms"},
 ]
