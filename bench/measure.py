@@ -164,7 +164,8 @@ def other_pages():
     """{name: address} of the other pages a reader opens, each at its heaviest usual case: the list and timeline
     of the two organizations cited most (their counts not in the running totals: counted live) and of three
     weapon categories (read from them), the list, balance and timeline of the organization cited most (the
-    broadest filter of one organization), the map (5,000 points), the timeline of everything, the source list's
+    broadest filter of one organization), the balance of the allegations that independent organizations cite
+    (a kind of organization, read from the totals), the map (5,000 points), the timeline of everything, the source list's
     first and middle page, the page of the most cited source, and an incident's page."""
     counted_query, joint_query = live_query(), several_categories(3)
     most_cited = (Citation.objects.values("source_id").annotate(n=Count("id")).order_by("-n", "source_id")
@@ -180,6 +181,7 @@ def other_pages():
         "list, one organization": f"/?organization={organization}",
         "balance, one organization": f"/balance/?organization={organization}",
         "timeline, one organization": f"/timeline/?organization={organization}",
+        "balance, independent sources": "/balance/?organization_kind=independent",
         "map": "/map/",
         "timeline": "/timeline/",
         "timeline live": f"/timeline/?{counted_query}",

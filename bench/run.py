@@ -190,7 +190,7 @@ def table(results):
 
 
 OTHER_PAGES = ["list live", "list, three weapon categories", "list, one organization", "balance, one organization",
-               "timeline, one organization", "map", "timeline", "timeline live", "timeline, three weapon categories",
+               "timeline, one organization", "balance, independent sources", "map", "timeline", "timeline live", "timeline, three weapon categories",
                "sources", "sources middle", "most cited source", "incident",
                "review queue", "audit log (admin)"]
 
