@@ -1149,34 +1149,32 @@ def _counted_spans(filterset):
 def _tallied_spans(filterset):
     """The spans read from the running totals by month (`tally`) when they answer the filter (`_tallied_scope()`),
     else None: one query sums the rows of the sections the timeline reads (`_tallied_sections()`) whose spans
-    overlap the filter's months, if it names any. Without a side, party or the unattributed allegations they are
-    the timeline's own totals (TimelineTally), of one facet value or of none; with one, the totals by month of
-    every section (BalanceTallyByMonth), which keep no facet."""
+    overlap the filter's months, if it names any. Without a party they are the timeline's own totals
+    (TimelineTally), of one facet value (or several of a joint facet) or of none: all the incidents, each side's,
+    the unattributed allegations'; with a party, the totals by month of every section (BalanceTallyByMonth),
+    which keep no facet."""
     tallied = _tallied_scope(filterset, facet_by_month=True)
     if tallied is None:
         return None
     (statuses, visibilities, conflicts, months), facet, side, party, unattributed = tallied
-    if facet and (side or party or unattributed):
+    if facet and party:
         return None
     spans = _Spans()
     sections = _tallied_sections(side, party, unattributed)
     if sections is None:
         return spans
     total, per_side, sideless = sections
-    if not (side or party or unattributed):
-        # The timeline's own rows, of the facet value or of none: a few rows per month where the totals by month
-        # keep every section of the balance.
-        rows, summed = _of_facet(TimelineTally.objects.filter(section__in=tally.TIMELINE_SECTIONS), facet)
+    read = {section for section, _, _ in filter(None, sections)}
+    if not party:
+        # The timeline's own rows: a few rows per month where the totals by month keep every section of the balance.
+        rows, summed = _of_facet(TimelineTally.objects.filter(section__in=read), facet)
         party_column = Value(0)  # kept for the sides only
     else:
-        rows = BalanceTallyByMonth.objects.filter(
-            key="incidents", section__in={section for section, _, _ in filter(None, sections)})
-        if side:
-            rows = rows.filter(side_id=side)
-        if party:
-            rows = rows.filter(party_id=party)
+        rows = BalanceTallyByMonth.objects.filter(key="incidents", section__in=read, party_id=party)
         party_column = "party_id"
         summed = Sum("n")
+    if side:
+        rows = rows.filter(side_id=side)
     rows = _in_scope(rows, (statuses, visibilities, conflicts, months))
     last = months[1] if months else None
     grouped = rows.order_by().values_list("section", "side_id", party_column, "first_month", "last_month")
