@@ -426,8 +426,9 @@ def _of_facet(rows, facet):
 def _tallied_scope(filterset, facet_by_month=False):
     """(scope: the first arguments of `tally.totals()`, facet, side id, party id, unattributed) when the
     running totals answer the filter: it names nothing but conflicts, statuses, whole months of dates, at most
-    one side, one party or the unattributed allegations, and, without months, at most one value of one facet.
-    With `facet_by_month` (the timeline's totals keep a facet's incidents by month), a facet with months too."""
+    one side, one party or the unattributed allegations, and, without months, at most one value of one facet
+    (or up to JOINT_VALUES values of a joint facet, `_tally_facet()`). With `facet_by_month` (the timeline's
+    totals keep a facet's incidents by month), a facet with months too."""
     data = filterset.cleaned()
     for name in NARROWING_FILTERS:
         value = data.get(name)
