@@ -163,7 +163,8 @@ def test_the_lists_counts_in_parts_and_the_timelines_live_statements_side_by_sid
                                                  "confidence": ["verified", "single_source", "party_claim"]}))
     with mock.patch.object(balance, "_fetch_on_own_connection", spy), mock.patch("os.cpu_count", return_value=2):
         side_by_side = (balance.counted_in_parts(filterset, 3), balance._counted_spans(filterset))
-    assert len(own_connection) == 2 + 2  # the parts after the first, the timeline's statements after the first
+    # The parts after the first: the list's counts in three, the timeline's in LIVE_PARTS.
+    assert len(own_connection) == 2 + balance.LIVE_PARTS - 1
     settings.ARCHIVE_PARALLEL_COUNTS = False
     one_connection = (balance.counted_in_parts(filterset, 3), balance._counted_spans(filterset))
     assert side_by_side == one_connection
