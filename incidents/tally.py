@@ -15,9 +15,9 @@ from the facts stored before, is taken out first.
 
 The same contribution is counted again for each *facet* of the incident: the
 allegations of one weapon category, one violation type, one confidence grade,
-citing one reporting organization or one of a kind (an NGO, a party-affiliated
-source...), or those naming a cluster munition, as the
-list filter of that one value selects them (a facet of one weapon category
+citing one reporting organization or one of a kind (an NGO, a
+party-affiliated source...), or those naming a cluster munition, as the list
+filter of that one value selects them (a facet of one weapon category
 counts only that category in the weapon table, one organization only its own
 citations in the sources table, as the live count does). So a balance whose filter names only
 conflicts, statuses, at most one side, one party or the unattributed
@@ -46,11 +46,11 @@ counted live, from the allegations that match it (`incidents.balance`).
 
 Contributions count what the live queries count, so both give the same
 numbers; `tests/test_balance_tally.py` holds them to it. The totals are keyed
-by ids and values: names and slugs are read when the page is drawn. Facts outside an incident are counted in it, a weapon type's
-category, a source's organization and an organization's kind and affiliation:
-the writes that change them recount the incidents concerned
-(`refresh_where()`). `rebuild()` (and `manage.py
-rebuild_tally`) recounts everything, after a bulk load.
+by ids and values: names and slugs are read when the page is drawn. Facts
+outside an incident are counted in it, a weapon type's category, a source's
+organization and an organization's kind and affiliation: the writes that
+change them recount the incidents concerned (`refresh_where()`). `rebuild()`
+(and `manage.py rebuild_tally`) recounts everything, after a bulk load.
 """
 from collections import Counter
 from itertools import combinations
