@@ -289,8 +289,7 @@ def live_totals(filterset):
         sections["casualties_all"] = casualties("casualties_all", "", "1 = 1")
     # Each matching allegation with its incident's figures, so that the casualty sections read no incident: each
     # allegation of the scope tested against the filter, in ranges of incident ids, one statement for each.
-    matching = Allegation.objects.filter(within(filterset.incident_scope())).filter(
-        filterset.allegation_tests()).order_by()
+    matching = filterset.tested_allegations()
     every_section = list(sections.values())
     statements = []
     for part in _by_incident_ranges(matching, LIVE_PARTS):
@@ -594,8 +593,7 @@ def counted_in_parts(filterset, parts=2):
     Counting the rows that the filter's joins select reads, for two weapon categories at 10^6 incidents, every
     link of an allegation to a weapon and sorts 600,000 ids twice (1.3 s); testing each allegation and splitting
     the incidents between two statements takes 0.65 s. For a narrow filter the joins are the shorter way."""
-    allegations = Allegation.objects.filter(within(filterset.incident_scope())).filter(
-        filterset.allegation_tests()).order_by()
+    allegations = filterset.tested_allegations()
     statements = []
     for part in _by_incident_ranges(allegations, parts):
         sql, params = part.values_list("incident_id", "pk").query.sql_with_params()
@@ -1175,8 +1173,7 @@ def _counted_spans_in_parts(filterset):
 
     rows = " UNION ALL ".join([grouped("total", "1 = 1"), grouped("side", "side IS NOT NULL", by_side=True),
                                grouped("unattributed", "side IS NULL AND party IS NULL")])
-    matching = Allegation.objects.filter(within(filterset.incident_scope())).filter(
-        filterset.allegation_tests()).order_by()
+    matching = filterset.tested_allegations()
     statements = []
     for part in _by_incident_ranges(matching, LIVE_PARTS):
         sql, params = part.values_list("incident_id", "perpetrator_side_id", "perpetrator_id").query.sql_with_params()

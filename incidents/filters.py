@@ -564,6 +564,11 @@ class IncidentFilter(django_filters.FilterSet):
         """
         return Allegation.objects.filter(within(self.incident_scope())).filter(self.allegation_condition())
 
+    def tested_allegations(self):
+        """The allegations that match, each row of the incidents in scope tested once against the allegation
+        filters (`allegation_tests()`): no repeated rows, for the live counts that split them by incident ranges."""
+        return Allegation.objects.filter(within(self.incident_scope())).filter(self.allegation_tests()).order_by()
+
     def counts(self, live=False):
         """Result counts for the current filter: incidents, and allegations matching within them.
 
