@@ -383,8 +383,8 @@ NARROWING_FILTERS = {"side", "party", "unattributed"}
 
 def _tally_facet(filterset):
     """The facet of the totals (`tally.facet()`) that the filter's other allegation filters select: "" for
-    none, a facet for one value of one of `tally.FACETS`, the signed facets (`tally.joint()`) of up to
-    JOINT_VALUES values of one of `tally.JOINT_FACETS`, else None (the totals do not answer them)."""
+    none, a facet for one value of one of `tally.FACETS`, the signed facets (`tally.joint()`) of several values
+    of one of `tally.JOINT_FACETS`, up to its JOINT_VALUES, else None (the totals do not answer them)."""
     data = filterset.cleaned()
     given = [name for name in filterset.ALLEGATION_FIELDS
              if name not in NARROWING_FILTERS and _given(data.get(name))]
@@ -397,7 +397,7 @@ def _tally_facet(filterset):
         return tally.facet(name, value)
     if len(value) == 1:
         return _facet_of(name, value[0])
-    if name in tally.JOINT_FACETS and len(value) <= tally.JOINT_VALUES:
+    if len(value) <= tally.JOINT_VALUES.get(name, 1):
         return tuple(tally.joint(name, [_value_of(name, one) for one in value]))
     return None
 
@@ -426,7 +426,7 @@ def _tallied_scope(filterset, facet_by_month=False):
     """(scope: the first arguments of `tally.totals()`, facet, side id, party id, unattributed) when the
     running totals answer the filter: it names nothing but conflicts, statuses, whole months of dates, at most
     one side, one party or the unattributed allegations, and, without months, at most one value of one facet
-    (or up to JOINT_VALUES values of a joint facet, `_tally_facet()`). With `facet_by_month` (the timeline's
+    (or several values of a joint facet, `_tally_facet()`). With `facet_by_month` (the timeline's
     totals keep a facet's incidents by month), a facet with months too."""
     data = filterset.cleaned()
     for name in NARROWING_FILTERS:

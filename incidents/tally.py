@@ -24,13 +24,13 @@ conflicts, statuses, at most one side, one party or the unattributed
 allegations, and at most one such facet value, is the sum of a few hundred
 rows (casualties are also kept per side and party pair for that).
 
-Two or three values of a weapon category, violation type or confidence grade
-(JOINT_FACETS) are answered too, by inclusion and exclusion: the allegations
-of category A or B are those of A, plus those of B, less those of both. So
-each combination of two or three of an incident's values is a *joint* facet
-(`joint()`): its allegations are those with all of them, and the incident
-counts in a casualty column (all, a side's...) whose allegations have all of
-them between them.
+Two or three values of a weapon category, violation type or confidence grade,
+and two organizations (JOINT_FACETS, JOINT_VALUES), are answered too, by
+inclusion and exclusion: the allegations of category A or B are those of A,
+plus those of B, less those of both. So each combination of two or three of an
+incident's values is a *joint* facet (`joint()`): its allegations are those
+with all of them, and the incident counts in a casualty column (all, a
+side's...) whose allegations have all of them between them.
 
 The totals without a facet are also kept by the months the incident's span
 starts and ends in (BalanceTallyByMonth), so a filter of whole months is exact
@@ -40,7 +40,7 @@ unattributed allegations') are kept by those months too (TimelineTally): the
 timeline of one weapon category, violation type, organization or grade, over
 whole months, is a sum of them, and so are the list's counts of one facet
 value over whole months (the allegations of each side are kept there too).
-Any other filter (a day within a month, places, weapons, words, two
+Any other filter (a day within a month, places, weapons, words, three
 organizations, two kinds of organization, four weapon categories...) is
 counted live, from the allegations that match it (`incidents.balance`).
 
@@ -63,10 +63,12 @@ CHUNK = 2000
 APPLY_EVERY = 200_000  # rebuild_tally of 10^5 incidents (one group) peaked at 0.9 GB
 # The list filters whose single value the totals are also kept for.
 FACETS = ("weapon_category", "violation", "confidence", "cluster", "organization", "organization_kind")
-# Facets of few values whose filters of several values the totals answer too, up to JOINT_VALUES of them: by
-# inclusion and exclusion over the totals of each value and of each combination of them ("joint" facets).
-JOINT_FACETS = ("weapon_category", "violation", "confidence")
-JOINT_VALUES = 3
+# Facets whose filters of several values the totals answer too, up to JOINT_VALUES of them: by inclusion and
+# exclusion over the totals of each value and of each combination of them ("joint" facets). Organizations up to
+# two: an incident cites three or four of them (at 10^5 synthetic incidents, 3.3), and their pairs took the
+# contributions' rows up by half, where their threes as well nearly doubled them.
+JOINT_VALUES = {"weapon_category": 3, "violation": 3, "confidence": 3, "organization": 2}
+JOINT_FACETS = tuple(JOINT_VALUES)
 # A weapon type's fields that its incidents' contributions count: a change to one recounts them.
 WEAPON_FIELDS = {"category", "is_cluster_munition"}
 
@@ -154,11 +156,12 @@ def contribution(facts, counts=None, key=(), sign=1, facets=None, joints=None):
     last month) or nothing. With `facets` (some of FACETS), only those facets' totals are counted (a migration
     adding one), and only the joint facets named in `joints` (all of JOINT_FACETS when `facets` is None).
 
-    A joint facet of two or three values of one of JOINT_FACETS (`joint()`) counts the allegations that have
-    all of them, and each incident in the columns (all, a side's, a party's...) whose allegations have all of
-    them between them: what inclusion and exclusion take out again. It keeps no row of the facet's own table
-    (the weapon table of weapon categories, the violation table of violation types): a value's own facet counts
-    only that value there, so the sum of theirs is already that table for several values."""
+    A joint facet of two or more values of one of JOINT_FACETS (`joint()`, up to its JOINT_VALUES) counts the
+    allegations that have all of them, and each incident in the columns (all, a side's, a party's...) whose
+    allegations have all of them between them: what inclusion and exclusion take out again. It keeps no row of
+    the facet's own table (the weapon table of weapon categories, the violation table of violation types, the
+    sources table of organizations): a value's own facet counts only that value there, so the sum of theirs is
+    already that table for several values."""
     counts = Counter() if counts is None else counts
     allegations, figures, kinds = facts["allegations"], facts["figures"], facts.get("kinds", {})
     if facets is None:
@@ -187,7 +190,7 @@ def contribution(facts, counts=None, key=(), sign=1, facets=None, joints=None):
             continue
         selects = _selects(name, kinds)
         selected = {value: [a for a in allegations if selects(a, value)] for value in present}
-        for size in range(2, JOINT_VALUES + 1):
+        for size in range(2, JOINT_VALUES[name] + 1):
             for combination in combinations(present, size):
                 _count(counts, (*key, facet(name, combination)),
                        [a for a in selected[combination[0]] if all(selects(a, value) for value in combination[1:])],
@@ -216,7 +219,8 @@ def _selects(name, kinds):
 
 # The section in which a joint facet's values count only themselves, where it keeps no rows (a confidence grade's
 # allegations are all of it: its joint facets have none).
-_OWN_TABLE = {"weapon_category": "weapon", "violation": "violation", "confidence": None}
+_OWN_TABLE = {"weapon_category": "weapon", "violation": "violation", "confidence": None,
+              "organization": "organization"}
 
 
 def _columns(allegations):
@@ -255,7 +259,7 @@ def _count(counts, key, allegations, figures, sign, violation=None, weapon_categ
             for category in {c for c, is_cluster in weapons
                              if (weapon_category is None or c == weapon_category) and (is_cluster or not cluster)}:
                 counts[(*key, "weapon", side, party, category)] += sign
-        for organization_id in organizations:
+        for organization_id in organizations if without != "organization" else ():
             if organization is not None and organization_id != organization:
                 continue
             if organization_kind is not None and organization_kind not in kinds.get(str(organization_id), ()):
@@ -461,13 +465,14 @@ def add_facets(names, apps=installed_apps):
     return _recount_from_facts({0}, (overall, None, None), apps, facets=names)
 
 
-def add_joint_facets(apps=installed_apps):
-    """Count the joint facets' totals (BalanceTally, TimelineTally) from the facts stored, replacing any kept
-    (the migration adding them)."""
+def add_joint_facets(apps=installed_apps, names=JOINT_FACETS):
+    """Count the totals (BalanceTally, TimelineTally) of these joint facets from the facts stored, replacing any
+    kept (the migrations adding them)."""
     _, _, _, (overall, _, by_facet_month), _ = _models(apps)
     for table in (overall, by_facet_month):
-        table.objects.filter(facet__contains="&").delete()
-    return _recount_from_facts({0, 2}, (overall, None, by_facet_month), apps, facets=(), joints=JOINT_FACETS)
+        for name in names:
+            table.objects.filter(facet__startswith=facet(name, ""), facet__contains="&").delete()
+    return _recount_from_facts({0, 2}, (overall, None, by_facet_month), apps, facets=(), joints=names)
 
 
 def add_organization_kinds(apps=installed_apps):

@@ -212,7 +212,7 @@ def test_links_keep_the_current_filter_and_replace_the_cells_own_parameter(archi
 LIVE_QUERIES = [
     {"q": "B3"}, {"weapon_category": ["cluster_munition_rocket", "small_arms"], "killed_min": "1"},
     {"side": "east", "confidence": ["verified", "corroborated"], "date_to": "2020-10-25"},
-    {"date_from": "2020-10-15"}, {"organization": ["watch", "east-tv"]}, {"organization": "watch", "date_from": "2020-10-15"},
+    {"date_from": "2020-10-15"}, {"organization": ["watch", "east-tv", "west-ministry"]}, {"organization": "watch", "date_from": "2020-10-15"},
     {"organization_kind": "party_affiliated", "date_to": "2020-11-30"},
     {"violation": "indiscriminate-attack", "weapon": "grad"}, {"cluster": "yes", "side": ["east", "west"]},
     {"killed_min": "2"},

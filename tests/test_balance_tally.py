@@ -129,7 +129,10 @@ def test_a_balance_read_from_the_totals_equals_the_balance_counted_live(research
              {"weapon_category": ["cluster_munition_rocket", "unguided_artillery_rocket", "small_arms"]},
              {"violation": ["indiscriminate-attack", "cluster-munitions-populated-area"]},
              {"violation": ["indiscriminate-attack", "unlawful-killing", "attack-on-civilian-objects"]},
-             {"confidence": ["verified", "party_claim"]}, {"confidence": ["verified", "corroborated", "single_source"]}]
+             {"confidence": ["verified", "party_claim"]}, {"confidence": ["verified", "corroborated", "single_source"]},
+             # Two organizations: W1's first allegation cites Watch and East TV, its second West Ministry.
+             {"organization": ["watch", "east-tv"]}, {"organization": ["watch", "west-ministry"]},
+             {"organization": ["east-tv", "west-ministry"]}]
     queries += [{**one, **narrower} for one in joint for narrower in narrowing]
     # One kind of cited organization (Watch an independent NGO, East TV affiliated media, West Ministry an
     # affiliated government body).
@@ -174,7 +177,8 @@ def test_any_other_filter_or_several_parties_or_sides_are_counted_live(researche
                   {"weapon_category": "small_arms", "confidence": "verified"},
                   {"side": "east", "confidence": ["verified", "party_claim", "contested", "corroborated"]},
                   {"weapon": "grad"},
-                  {"organization": ["watch", "east-tv"]}, {"organization": "watch", "confidence": "verified"},
+                  {"organization": ["watch", "east-tv", "west-ministry"]},  # more than two organizations
+                  {"organization": "watch", "confidence": "verified"},
                   {"organization_kind": ["ngo", "independent"]},  # kinds are kept one at a time
                   {"organization_kind": "ngo", "organization": "watch"},
                   {"weapon_category": "small_arms", "party": "east-army", "date_from": "2020-10"},
@@ -297,7 +301,8 @@ def test_an_organization_changing_kind_in_the_admin_is_recounted_in_the_incident
 
 def test_a_facet_added_later_is_counted_from_the_facts_stored(researcher):
     """Migration 0019 counts the organization facet from the facts each incident stores, 0021 the timeline's
-    totals of every facet, 0022 the joint facets, 0023 the kinds of organization: the rows a rebuild would have
+    totals of every facet, 0022 the joint facets, 0023 the kinds of organization, 0024 the pairs of organizations:
+    the rows a rebuild would have
     stored, replacing any there."""
     build()
     expected = stored()
@@ -315,6 +320,14 @@ def test_a_facet_added_later_is_counted_from_the_facts_stored(researcher):
     tally.add_facets(["organization"])  # counted again: replaced, not added
     tally.count_timeline()
     tally.add_joint_facets()
+    assert stored() == expected
+
+    # 0024: the pairs of organizations, counted alone, the other joint facets left as they are.
+    assert any(row[0].startswith("organization=") and "&" in row[0] for row in expected)
+    for table in (BalanceTally, TimelineTally):
+        table.objects.filter(facet__startswith="organization=", facet__contains="&").delete()
+    assert stored() != expected
+    assert tally.add_joint_facets(names=("organization",)) == IncidentTally.objects.count()
     assert stored() == expected
 
     # 0023: the kinds of the organizations cited, stored in the facts, and their facets counted from them.

@@ -154,6 +154,7 @@ TALLIED = [
     {"weapon_category": ["small_arms", "unguided_artillery_rocket", "cluster_munition_rocket"], "date_from": "2020-10"},
     {"violation": ["unlawful-killing", "indiscriminate-attack"], "conflict": "second-war"},
     {"confidence": ["verified", "contested", "party_claim"]}, {"confidence": ["verified", "single_source"], "date_to": "2020-10"},
+    {"organization": ["watch", "east-tv"]}, {"organization": ["watch", "west-ministry"], "date_from": "2020-10"},
     {"organization_kind": "party_affiliated"}, {"organization_kind": "ngo", "date_from": "2020-11"},
     # A facet with one side or the unattributed allegations: its incidents of that side's column, or of theirs.
     {"weapon_category": "cluster_munition_rocket", "side": "west"}, {"violation": "unlawful-killing", "unattributed": "yes"},
@@ -167,6 +168,7 @@ COUNTED = [
     {"date_from": "2019-06-15", "date_to": "2019-07-10"}, {"date_from": "2020-09-15", "side": "east"},
     {"weapon_category": ["small_arms", "unguided_artillery_rocket", "cluster_munition_rocket", "artillery"]},
     {"organization_kind": ["media", "government", "independent"]}, {"organization": "watch", "party": "east-army"},
+    {"organization": ["watch", "east-tv", "west-ministry"]},
     {"violation": "unlawful-killing", "date_from": "2020-09-10"}, {"weapon_category": "small_arms", "party": "west-army"},
     {"party": ["east-army", "west-army"]}, {"confidence": "verified", "weapon_category": "small_arms"},
 ]
