@@ -277,9 +277,12 @@ def live_totals(filterset):
                    f"FROM m JOIN {table['weapons']} t ON t.allegation_id = m.id{weapon_condition[0]} "
                    f"JOIN {table['weapon']} w ON w.id = t.weapontype_id "
                    f"GROUP BY m.side, m.party, w.category", weapon_condition[1]),
+        # From each matching allegation to its citations (CROSS JOIN keeps SQLite to that order): from the
+        # filter's organizations to theirs, each statement read every citation of theirs, in every range of
+        # incidents (at 10^5, the section of the three organizations cited most took 1.5 s, now 0.5 s).
         "organization": (f"SELECT 'organization', {pair}, CAST(s.organization_id AS TEXT), COUNT(*), {counts} "
-                         f"FROM m JOIN {table['citation']} c ON c.allegation_id = m.id "
-                         f"JOIN {table['source']} s ON s.id = c.source_id{organization_condition[0]} "
+                         f"FROM m CROSS JOIN {table['citation']} c CROSS JOIN {table['source']} s "
+                         f"WHERE c.allegation_id = m.id AND s.id = c.source_id{organization_condition[0]} "
                          f"GROUP BY m.side, m.party, s.organization_id", organization_condition[1]),
         "casualties_side": casualties("casualties_side", "side", "side IS NOT NULL"),
         "casualties_party": casualties("casualties_party", "party", "party IS NOT NULL"),

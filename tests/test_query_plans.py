@@ -129,3 +129,23 @@ def test_the_walk_of_a_filter_matching_most_incidents_probes_each_incident_throu
             assert "incidents_allegation" in probe or " U0 " in probe, (url, details)
             assert "incident_id=?" in probe, (url, details)
     assert probed_filters == 7
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL orders joins by its statistics")
+def test_the_live_balance_reads_the_citations_of_the_matching_allegations_not_every_citation_of_an_organization(
+        archive):
+    """The balance of three organizations is counted live (the totals keep pairs), in ranges of incidents: each
+    range's sources section goes from its matching allegations to their citations, by the index on the
+    allegation. From the organizations to their sources and citations, every range read all of theirs."""
+    organizations = Organization.objects.order_by("pk").values_list("slug", flat=True)[:3]
+    with CaptureQueriesContext(connection) as captured:
+        response = Client().get("/balance/?" + "&".join(f"organization={slug}" for slug in organizations))
+    assert response.status_code == 200
+    sql = [q["sql"] for q in captured.captured_queries if "SELECT 'organization'" in q["sql"]]
+    assert len(sql) == 2  # one per range of incidents (balance.LIVE_PARTS)
+    for statement in sql:
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + statement)
+            details = [row[-1] for row in cursor.fetchall()]
+        citations = [d for d in details if d.startswith("SEARCH c ")]
+        assert citations and all("(allegation_id=?)" in d for d in citations), details
