@@ -339,17 +339,36 @@ def _add(deltas, tables):
 
 
 def _upsert(model, key, deltas):
-    """One statement per 500 keys: insert each key's row, or add to the row already there."""
+    """Insert each key's row, or add to the row already there: on PostgreSQL, every delta copied into a temporary
+    table (COPY) and added from there by one statement; elsewhere one statement per 500 keys, written out.
+
+    Written out for PostgreSQL, a statement of 500 keys held 4,500 placeholders, too long for psycopg to keep
+    parsed: it parsed each one anew, and synth spent 80% of its time on the totals. Synth of 4,000 incidents
+    took 121 s that way, 69 s with each column sent as one array (`unnest`), 49 s copied."""
     rows = [(*key_values, n) for key_values, n in sorted(deltas.items()) if n]
+    if not rows:
+        return
     table = connection.ops.quote_name(model._meta.db_table)
     width = key.count(",") + 2
+    added = f"ON CONFLICT ({key}) DO UPDATE SET n = {table}.n + excluded.n"
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # (One left by a statement that failed outside a transaction would be in the way.)
+            cursor.execute("DROP TABLE IF EXISTS tally_deltas")
+            cursor.execute(f"CREATE TEMPORARY TABLE tally_deltas AS SELECT {key}, n FROM {table} WITH NO DATA")
+            with cursor.cursor.copy(f"COPY tally_deltas ({key}, n) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            # In the keys' order, as the statements written out are: two writes adding to the same totals lock
+            # them in the same order.
+            cursor.execute(f"INSERT INTO {table} ({key}, n) SELECT {key}, n FROM tally_deltas ORDER BY {key} {added}")
+            cursor.execute("DROP TABLE tally_deltas")
+            return
         for start in range(0, len(rows), 500):
             batch = rows[start:start + 500]
             cursor.execute(
                 f"INSERT INTO {table} ({key}, n) VALUES {', '.join(['(' + ', '.join(['%s'] * width) + ')'] * len(batch))} "
-                f"ON CONFLICT ({key}) DO UPDATE SET n = {table}.n + excluded.n",
-                [value for row in batch for value in row],
+                f"{added}", [value for row in batch for value in row],
             )
 
 
