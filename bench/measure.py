@@ -136,18 +136,23 @@ def several_categories(count):
     return "&".join(f"weapon_category={category}" for category in categories)
 
 
-def live_query():
-    """The query of the two organizations cited most: a broad filter the running totals do not answer (they keep
-    one organization's, not two's), counted live over every allegation that matches."""
+def most_cited_organizations(count):
+    """The query of the `count` organizations cited most."""
     organizations = (Organization.objects.annotate(n=Count("sources__citations")).order_by("-n", "pk")
-                     .values_list("slug", flat=True)[:2])
+                     .values_list("slug", flat=True)[:count])
     return "&".join(f"organization={slug}" for slug in organizations)
+
+
+def live_query():
+    """The query of the three organizations cited most: a broad filter the running totals do not answer (they
+    keep one organization's and each pair's, not three's), counted live over every allegation that matches."""
+    return most_cited_organizations(3)
 
 
 def measure_balance(repeat, date_query):
     """The balance of the whole archive, of one party's allegations, of a range of whole months, of one weapon
     category and of three (all read from the running totals; three by inclusion and exclusion of their joint
-    facets), and of the two organizations cited most (counted live, `live_query()`)."""
+    facets), and of the three organizations cited most (counted live, `live_query()`)."""
     client = Client()
     party = Party.objects.filter(slug__startswith="syn-").order_by("pk").first()
     facet_query, joint_query, counted_query = several_categories(1), several_categories(3), live_query()
@@ -162,12 +167,13 @@ def measure_balance(repeat, date_query):
 
 def other_pages():
     """{name: address} of the other pages a reader opens, each at its heaviest usual case: the list and timeline
-    of the two organizations cited most (their counts not in the running totals: counted live) and of three
+    of the three organizations cited most (their counts not in the running totals: counted live) and of three
     weapon categories (read from them), the list, balance and timeline of the organization cited most (the
-    broadest filter of one organization), the balance of the allegations that independent organizations cite
+    broadest filter of one organization) and of the two cited most (read from the totals of each and of the
+    pair), the balance of the allegations that independent organizations cite
     (a kind of organization, read from the totals), the map (5,000 points), the timeline of everything, the source list's
     first and middle page, the page of the most cited source, and an incident's page."""
-    counted_query, joint_query = live_query(), several_categories(3)
+    counted_query, joint_query, pair_query = live_query(), several_categories(3), most_cited_organizations(2)
     most_cited = (Citation.objects.values("source_id").annotate(n=Count("id")).order_by("-n", "source_id")
                   .values_list("source_id", flat=True).first())
     organization = (Organization.objects.annotate(n=Count("sources__citations")).order_by("-n", "pk")
@@ -181,6 +187,9 @@ def other_pages():
         "list, one organization": f"/?organization={organization}",
         "balance, one organization": f"/balance/?organization={organization}",
         "timeline, one organization": f"/timeline/?organization={organization}",
+        "list, two organizations": f"/?{pair_query}",
+        "balance, two organizations": f"/balance/?{pair_query}",
+        "timeline, two organizations": f"/timeline/?{pair_query}",
         "balance, independent sources": "/balance/?organization_kind=independent",
         "map": "/map/",
         "timeline": "/timeline/",
