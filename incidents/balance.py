@@ -292,18 +292,13 @@ def live_totals(filterset):
         sections["casualties_all"] = casualties("casualties_all", "", "1 = 1")
     # Each matching allegation with its incident's figures, so that the casualty sections read no incident: each
     # allegation of the scope tested against the filter, in ranges of incident ids, one statement for each.
-    matching = filterset.tested_allegations()
     every_section = list(sections.values())
-    statements = []
-    for part in _by_incident_ranges(matching, LIVE_PARTS):
-        matching_sql, matching_params = part.values_list(
-            "pk", "incident_id", "perpetrator_side_id", "perpetrator_id", "confidence",
-            *[f"incident__{name}" for name in CASUALTIES]).query.sql_with_params()
-        statements.append((
-            f"WITH m (id, incident_id, side, party, confidence, {figure_columns}) AS MATERIALIZED ({matching_sql}) "
-            + " UNION ALL ".join(sql for sql, _ in every_section),
-            [*matching_params, *(param for _, params in every_section for param in params)],
-        ))
+    statements = _over_matching_in_parts(
+        filterset, {"id": "pk", "incident_id": "incident_id", "side": "perpetrator_side_id",
+                    "party": "perpetrator_id", "confidence": "confidence",
+                    **{f"f{index}": f"incident__{name}" for index, name in enumerate(CASUALTIES)}},
+        " UNION ALL ".join(sql for sql, _ in every_section),
+        [param for _, params in every_section for param in params])
     # Each part counts its own incidents: the parts' counts and sums add up.
     totals = Counter()
     for rows in _run_side_by_side(statements):
@@ -577,6 +572,19 @@ def broad(filterset):
         visible = visible_incidents(filterset)
         share *= scope_incidents(filterset) / visible if visible else 0
     return share >= BROAD_SHARE
+
+
+def _over_matching_in_parts(filterset, columns, sql, params=()):
+    """Statements (SQL, params) that run `sql` over `m`, the allegations that match the filter (each allegation of
+    the incidents in scope tested once, `IncidentFilter.tested_allegations()`) with these columns ({name in m:
+    the allegation's field}), materialized once per statement: one statement per range of incident ids
+    (LIVE_PARTS), for `_run_side_by_side()`."""
+    statements = []
+    for part in _by_incident_ranges(filterset.tested_allegations(), LIVE_PARTS):
+        matching_sql, matching_params = part.values_list(*columns.values()).query.sql_with_params()
+        statements.append((f"WITH m ({', '.join(columns)}) AS MATERIALIZED ({matching_sql}) {sql}",
+                           [*matching_params, *params]))
+    return statements
 
 
 def _by_incident_ranges(allegations, parts):
@@ -1176,11 +1184,8 @@ def _counted_spans_in_parts(filterset):
 
     rows = " UNION ALL ".join([grouped("total", "1 = 1"), grouped("side", "side IS NOT NULL", by_side=True),
                                grouped("unattributed", "side IS NULL AND party IS NULL")])
-    matching = filterset.tested_allegations()
-    statements = []
-    for part in _by_incident_ranges(matching, LIVE_PARTS):
-        sql, params = part.values_list("incident_id", "perpetrator_side_id", "perpetrator_id").query.sql_with_params()
-        statements.append((f"WITH m (incident_id, side, party) AS MATERIALIZED ({sql}) {rows}", params))
+    statements = _over_matching_in_parts(
+        filterset, {"incident_id": "incident_id", "side": "perpetrator_side_id", "party": "perpetrator_id"}, rows)
     for counted in _run_side_by_side(statements):
         for row, side, first_month, last_month, n, reached in counted:
             if row == "total":
