@@ -146,3 +146,50 @@ def test_a_sources_page_lists_its_citing_incidents_newest_first_a_page_at_a_time
             seen += [incident.reference_code for incident in response.context["incidents"]]
         assert 'rel="next"' in client.get(reverse("sources:detail", args=[report.pk])).content.decode()
     assert seen == ["M5", "M4", "M3", "M2", "M1", "UNDATED"]
+
+
+def test_a_sources_page_counts_each_citing_incident_once_in_the_statement_that_reads_the_page(
+        researcher, reviewer, client):
+    """The page and the number of pages come from one pass over the source's citations (`page_with_total()`):
+    an incident citing it in two allegations, twice in one, is one incident; an incident the reader cannot
+    see is not counted."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    report = factories.source(title="Report cited twice in some incidents")
+    for number in range(5):
+        factories.published_incident(author=researcher, approver=reviewer, reference_code=f"TWICE-{number}",
+                                     allegations=cites(report, report) + cites(report))
+    factories.incident(author=researcher, reference_code="TWICE-DRAFT", allegations=cites(report))
+    with override_settings(ARCHIVE_PAGE_SIZE=2), CaptureQueriesContext(connection) as captured:
+        response = client.get(reverse("sources:detail", args=[report.pk]), {"page": 3})
+    page = response.context["page_obj"]
+    assert (page.number, page.paginator.count, page.paginator.num_pages) == (3, 5, 3)
+    assert [incident.reference_code for incident in response.context["incidents"]] == ["TWICE-0"]
+    assert "Page 3 of 3" in response.content.decode()
+    reading_citations = [query["sql"] for query in captured.captured_queries if "sources_citation" in query["sql"]]
+    assert len(reading_citations) == 1, reading_citations
+
+
+@pytest.mark.parametrize("asked, shown", [("9", 3), ("0", 3), ("-1", 3), ("two", 1), ("2.5", 1), ("", 1)])
+def test_a_sources_page_past_either_end_shows_the_last_page_and_not_a_number_the_first(
+        researcher, reviewer, client, asked, shown):
+    """As Django's Paginator.get_page() does for the other lists."""
+    report = factories.source(title="Report of five incidents")
+    for number in range(5):
+        factories.published_incident(author=researcher, approver=reviewer, reference_code=f"FIVE-{number}",
+                                     allegations=cites(report))
+    with override_settings(ARCHIVE_PAGE_SIZE=2):
+        response = client.get(reverse("sources:detail", args=[report.pk]), {"page": asked})
+    page = response.context["page_obj"]
+    assert (page.number, page.paginator.num_pages) == (shown, 3)
+    assert len(response.context["incidents"]) == (1 if shown == 3 else 2)
+
+
+def test_a_source_nothing_cites_yet_has_one_empty_page(researcher_client):
+    report = factories.source(title="Report not cited yet")
+    for asked in ("1", "4"):
+        response = researcher_client.get(reverse("sources:detail", args=[report.pk]), {"page": asked})
+        page = response.context["page_obj"]
+        assert (page.number, page.paginator.count, page.paginator.num_pages) == (1, 0, 1)
+        assert "No incident you can see cites this source." in response.content.decode()
