@@ -6,11 +6,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from archive import roles
-from archive.paging import CountedPaginator
 
 from . import services
 from .documents import build_document, diff, document_of
@@ -35,6 +35,18 @@ def researcher_required(view):
 
 def refused(request, message, status):
     return render(request, "incidents/refused.html", {"message": message}, status=status)
+
+
+class CountedPaginator(Paginator):
+    """A paginator told its total, so the list does not count the same rows twice."""
+
+    def __init__(self, object_list, per_page, count):
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @property
+    def count(self):
+        return self._known_count
 
 
 def incident_list(request):

@@ -148,27 +148,20 @@ def test_a_sources_page_lists_its_citing_incidents_newest_first_a_page_at_a_time
     assert seen == ["M5", "M4", "M3", "M2", "M1", "UNDATED"]
 
 
-def test_a_sources_page_counts_each_citing_incident_once_in_the_statement_that_reads_the_page(
-        researcher, reviewer, client):
-    """The page and the number of pages come from one pass over the source's citations (`page_with_total()`):
-    an incident citing it in two allegations, twice in one, is one incident; an incident the reader cannot
-    see is not counted."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
+def test_a_sources_page_counts_each_citing_incident_once(researcher, reviewer, client):
+    """An incident citing the source in two allegations, twice in one, is one incident on its page and in the
+    number of pages; an incident the reader cannot see is not counted."""
     report = factories.source(title="Report cited twice in some incidents")
     for number in range(5):
         factories.published_incident(author=researcher, approver=reviewer, reference_code=f"TWICE-{number}",
                                      allegations=cites(report, report) + cites(report))
     factories.incident(author=researcher, reference_code="TWICE-DRAFT", allegations=cites(report))
-    with override_settings(ARCHIVE_PAGE_SIZE=2), CaptureQueriesContext(connection) as captured:
+    with override_settings(ARCHIVE_PAGE_SIZE=2):
         response = client.get(reverse("sources:detail", args=[report.pk]), {"page": 3})
     page = response.context["page_obj"]
     assert (page.number, page.paginator.count, page.paginator.num_pages) == (3, 5, 3)
     assert [incident.reference_code for incident in response.context["incidents"]] == ["TWICE-0"]
     assert "Page 3 of 3" in response.content.decode()
-    reading_citations = [query["sql"] for query in captured.captured_queries if "sources_citation" in query["sql"]]
-    assert len(reading_citations) == 1, reading_citations
 
 
 @pytest.mark.parametrize("asked, shown", [("9", 3), ("0", 3), ("-1", 3), ("two", 1), ("2.5", 1), ("", 1)])
