@@ -195,6 +195,11 @@ ARCHIVE_MAX_UPLOAD_BYTES = int(os.environ.get("ARCHIVE_MAX_UPLOAD_BYTES", str(50
 DATA_UPLOAD_MAX_NUMBER_FILES = int(os.environ.get("ARCHIVE_MAX_FILES_PER_REQUEST", "20"))
 ARCHIVE_MAX_IMAGE_PIXELS = int(os.environ.get("ARCHIVE_MAX_IMAGE_PIXELS", str(40_000_000)))
 
+# The column copy (incidents.columnar): the facts of every record incident held in memory by each process, to
+# count the filters the running totals do not answer. "background": read in a thread of its own when a page
+# first needs it and after each write (the pages count in SQL meanwhile); "inline": read in the request; "off".
+ARCHIVE_COLUMNAR = os.environ.get("ARCHIVE_COLUMNAR", "background")
+
 # Page sizes of the incident list.
 ARCHIVE_PAGE_SIZE = int(os.environ.get("ARCHIVE_PAGE_SIZE", "25"))
 

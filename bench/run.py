@@ -147,9 +147,10 @@ def table(results):
         "| queries at 25 / 100 | last ÷ first page | balance p50/p95 ms | CSV export rows/s (rows, peak MB) "
         "| balance, one party p50/p95 ms | balance, whole months p50/p95 ms "
         "| balance, one weapon category p50/p95 ms | balance, three weapon categories p50/p95 ms "
-        "| balance counted live, three organizations p50/p95 ms "
-        "| import rows/s, median of 3 (range) | verify_audit entries/s, median of 3 (range) |",
-        "|" + "---|" * 18,
+        "| balance of three organizations (column copy) p50/p95 ms | the same counted in SQL p50/p95 ms "
+        "| import rows/s, median of 3 (range) | verify_audit entries/s, median of 3 (range) "
+        "| column copy: read s, arrays MB, peak memory growth MB |",
+        "|" + "---|" * 20,
     ]
     for r in results:
         lst = r["list"]
@@ -179,19 +180,23 @@ def table(results):
             f"{r['balance']['live']['median_ms']} / {r['balance']['live']['p95_ms']}"
             f"{verdict(r['balance']['live']['p95_ms'], TARGETS['balance p95 ms'], vendor=r['vendor'], size=r['incidents'])}"
             f" ({r['balance']['live']['query']})",
+            (f"{r['balance']['live_sql']['median_ms']} / {r['balance']['live_sql']['p95_ms']}"
+             if "live_sql" in r["balance"] else "–"),
             f"{r['import']['rows_per_s']:,}{verdict(r['import']['rows_per_s'], TARGETS['import rows/s'], True, r['vendor'], r['incidents'])}"
             f"{spread(r['import'])}",
             f"{r['verify_audit']['entries_per_s']:,}"
             f"{verdict(r['verify_audit']['entries_per_s'], TARGETS['verify entries/s'], True, r['vendor'], r['incidents'])}"
             f"{spread(r['verify_audit'])}",
+            (f"{r['column_copy']['read_s']} s, {r['column_copy']['arrays_mb']} MB, {r['column_copy']['peak_growth_mb']} MB"
+             if "column_copy" in r else "–"),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-OTHER_PAGES = ["list live", "list, three weapon categories", "list, one organization", "balance, one organization",
+OTHER_PAGES = ["list, three organizations", "list, three weapon categories", "list, one organization", "balance, one organization",
                "timeline, one organization", "list, two organizations", "balance, two organizations",
-               "timeline, two organizations", "balance, independent sources", "map", "timeline", "timeline live", "timeline, three weapon categories",
+               "timeline, two organizations", "balance, independent sources", "map", "timeline", "timeline, three organizations", "timeline, three weapon categories",
                "sources", "sources middle", "most cited source", "incident",
                "review queue", "audit log (admin)"]
 

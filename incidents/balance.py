@@ -38,7 +38,7 @@ from archive import roles
 from archive.markup import escaped, joined
 from sources.models import Citation, Organization, Source
 
-from . import tally
+from . import columnar, tally
 from .filters import _given, _organization_kind_condition, within
 from .models import (
     Allegation, BalanceTallyByMonth, Confidence, Incident, IncidentTally, Party, Side, Status, TimelineTally,
@@ -160,7 +160,7 @@ def compute(filterset, query=None, *, live=False):
     otherwise counted from the matching allegations. `live=True` always counts (the tests compare both).
     """
     links = Links(query if query is not None else QueryDict())
-    counts = (None if live else _tallied(filterset)) or _counted(filterset)
+    counts = (None if live else _tallied(filterset)) or _counted(filterset, copied=not live)
     columns, confidence_rows, violation_rows, weapon_rows, organization_rows, casualties = (
         counts.columns, counts.confidence, counts.violations, counts.weapons, counts.organizations, counts.casualties
     )
@@ -186,18 +186,21 @@ def compute(filterset, query=None, *, live=False):
     return Balance(columns=columns, sections=sections)
 
 
-def _counted(filterset):
-    """Count the allegations that match the filter, in one query (and one more for all the incidents)."""
-    totals = live_totals(filterset)
+def _counted(filterset, copied=True):
+    """Count the allegations that match the filter: from the column copy when it answers the filter
+    (`incidents.columnar`, unless not `copied`), else in one query (and one more for all the incidents)."""
+    copy = columnar.current(filterset) if copied else None
+    totals = copy.totals(filterset) if copy is not None else live_totals(filterset)
     if filterset.has_allegation_filter():
-        columns = _columns(filterset)
+        columns = _columns(filterset, copy)
     else:
         # Every allegation of the incidents matches: the columns are the sides and parties counted.
         columns = _columns_of(_pairs(totals))
-        # All the matching incidents, those without allegations too.
-        everything = filterset.qs.order_by().aggregate(**_casualty_aggregates())
-        for key, n in everything.items():
-            totals[("casualties_all", 0, 0, key)] = n or 0
+        if copy is None:
+            # All the matching incidents, those without allegations too (the copy counts them with the rest).
+            everything = filterset.qs.order_by().aggregate(**_casualty_aggregates())
+            for key, n in everything.items():
+                totals[("casualties_all", 0, 0, key)] = n or 0
     return _from_totals(totals, columns)
 
 
@@ -741,12 +744,14 @@ def _tallied_casualties(by_section, columns, side=None, party=None, unattributed
     return {index: totals(column.kind, column.pk) for index, column in enumerate(columns)}
 
 
-def _columns(filterset):
+def _columns(filterset, copy=None):
     """Every side and party with an allegation in the incidents the incident filters leave: read from the
-    running totals when they answer those filters, else counted."""
+    running totals when they answer those filters, else from the column copy if given, else counted."""
     scope = _tally_scope(filterset)
     if scope is not None:
         return _columns_of(_pairs(tally.totals(*scope, sections=["allegations"])))
+    if copy is not None:
+        return _columns_of(copy.scope_pairs(filterset))
     pairs = (
         Allegation.objects.filter(within(filterset.incident_scope())).order_by()
         .values_list("perpetrator_side", "perpetrator").distinct()
@@ -1025,12 +1030,16 @@ def timeline(filterset, query=None, *, live=False):
     """Incidents per month (per year beyond ten years) for each side, counted where their span overlaps.
 
     The incidents of each row are counted by the months their spans start and end in (`_Spans`): read from the
-    running totals by month when they answer the filter (`_tallied_spans()`), otherwise counted from the
-    matching incidents and allegations (`_counted_spans()`); `live=True` always counts (the tests compare both).
+    running totals by month when they answer the filter (`_tallied_spans()`), otherwise from the column copy
+    (`incidents.columnar`) or counted from the matching incidents and allegations (`_counted_spans()`); `live=True`
+    always counts in SQL (the tests compare them).
     Each count then goes to every bucket its months overlap (`_swept()`).
     """
     links = Links(query if query is not None else QueryDict())
-    spans = (None if live else _tallied_spans(filterset)) or _counted_spans(filterset)
+    spans = None if live else _tallied_spans(filterset)
+    if spans is None:
+        copy = None if live else columnar.current(filterset)
+        spans = copy.spans(filterset) if copy is not None else _counted_spans(filterset)
     undated = spans.total[0, 0]
     buckets, by_year = _timeline_buckets(filterset, spans.extent())
     if not buckets:

@@ -583,12 +583,16 @@ class IncidentFilter(django_filters.FilterSet):
         """
         if not self.data_valid:
             return {"incidents": 0, "allegations": 0}
+        from . import columnar
         from .balance import broad, counted_in_parts, tallied_counts
 
         if not live:
             counted = tallied_counts(self)
             if counted is not None:
                 return counted
+            copy = columnar.current(self)
+            if copy is not None:
+                return copy.counts(self)
         if not self.has_allegation_filter():
             return self.qs.order_by().aggregate(
                 incidents=Count("pk"), allegations=Coalesce(Sum("allegation_count"), 0)

@@ -15,6 +15,13 @@ def plain_http_test_client(settings):
     settings.SECURE_SSL_REDIRECT = False
 
 
+@pytest.fixture(autouse=True)
+def no_column_copy(settings):
+    """Pages count in SQL unless a test asks for the column copy (tests/test_columnar.py): a copy read in a thread
+    of its own would not see a test's rows, and would hold a connection open as the test database is dropped."""
+    settings.ARCHIVE_COLUMNAR = "off"
+
+
 @pytest.fixture
 def researcher(db):
     return factories.user("rita", role="researcher")

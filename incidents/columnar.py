@@ -1,0 +1,444 @@
+"""The column copy: the stored facts of every record incident (IncidentTally), held in memory as arrays, so
+that a filter the running totals do not answer is still counted in a fraction of a second.
+
+The running totals (`incidents.tally`) answer one value of a facet, a few of one facet, whole months and the
+like. Any other combination (three organizations, an organization and a weapon category, a day, a minimum of
+civilians killed) was counted live in SQL: at 10^6 incidents the balance of the three organizations cited most
+took 8 s on SQLite and 16 s on PostgreSQL, the timeline 6 and 12 s. Those filters describe each allegation by
+the facts IncidentTally keeps (side, party, grade, violation types, weapon categories, cited organizations) and
+each incident by its status, visibility, conflict, dates and casualty figures. Held as arrays (numpy), one
+column per fact and one row per allegation, link or incident, any combination of them is a few vectorized
+passes: tens of milliseconds for a million allegations.
+
+The copy is exact or it is not used. It is keyed by the audit log's head (the last entry's hash): every write
+appends to the log in the transaction that makes it, so a copy read while the head stayed put holds exactly the
+committed facts, and one whose head is no longer the log's is stale. A stale or missing copy answers nothing;
+the callers count in SQL as before, while the copy is read again (ARCHIVE_COLUMNAR: "background", in a thread
+of its own; "inline", in the request, as the tests do; "off", never).
+
+The counts have the shapes of the live SQL counts they stand in for (`balance.live_totals()`, the timeline's
+spans, `IncidentFilter.counts()`), and `tests/test_columnar.py` holds them equal to those.
+"""
+import calendar
+import datetime
+import logging
+import threading
+import time
+from array import array
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+
+from archive.models import AuditEvent
+from sources.models import Organization
+
+from .filters import INDEPENDENT, PARTY_AFFILIATED, _given
+from .models import Incident, IncidentTally
+
+# The filters the copy answers; any other (words, places, districts, weapon types) is counted in SQL.
+ANSWERED = {"conflict", "status", "sort", "date_from", "date_to", "killed_min", "side", "party", "unattributed",
+            "violation", "weapon_category", "cluster", "confidence", "organization", "organization_kind"}
+CASUALTIES = ["civilians_killed_min", "civilians_killed_max", "civilians_injured_min", "civilians_injured_max"]
+_MONTHS = 1_000_000  # a span's key: first month * _MONTHS + last month
+_PAIR = 1 << 32  # a side and party's key: side id * _PAIR + party id
+
+
+def head():
+    """The audit log's head: the last entry's hash ("" for an empty log)."""
+    return AuditEvent.objects.order_by("-seq").values_list("hash", flat=True).first() or ""
+
+
+class Copy:
+    """The arrays. Incidents in id order; allegations in their incidents' order; links (violation types,
+    weapons' categories, citations) each with the index of their allegation. Values are ids (0 for none) or codes
+    into the vocabularies kept beside them."""
+
+    def __init__(self, head, seconds=0.0):
+        self.head, self.seconds = head, seconds
+
+    @property
+    def nbytes(self):
+        return sum(value.nbytes for value in vars(self).values() if isinstance(value, np.ndarray))
+
+    # --- the filter -------------------------------------------------------
+
+    def _codes(self, vocabulary, values):
+        index = {value: code for code, value in enumerate(vocabulary)}
+        return [index[value] for value in values if value in index]
+
+    def select(self, filterset):
+        """The selection of what matches the filter: the incidents in scope (incident filters), the matching
+        allegations, and the links each section counts (of the filter's own values where it names some)."""
+        from .balance import _visible
+
+        data = filterset.cleaned()
+        statuses, visibilities = _visible(filterset.user, data)
+        incidents = (np.isin(self.status, self._codes(self.statuses, statuses))
+                     & np.isin(self.visibility, self._codes(self.visibilities, visibilities)))
+        if _given(data.get("conflict")):
+            incidents &= np.isin(self.conflict, [conflict.pk for conflict in data["conflict"]])
+        first = data["date_from"][0] if data.get("date_from") else None
+        last = data["date_to"][1] if data.get("date_to") else None
+        if first or last:  # as filters.overlapping(): the span's end is its end date, or its month's or year's
+            incidents &= self.start >= 0
+            if last:
+                incidents &= self.start <= last.toordinal()
+            if first:
+                incidents &= self.span_end >= first.toordinal()
+        if data.get("killed_min") is not None:
+            incidents &= self.known[:, 0] & (self.figures[:, 0] >= int(data["killed_min"]))
+
+        allegations = incidents[self.allegation_incident]
+        if _given(data.get("side")):
+            allegations &= np.isin(self.side, [side.pk for side in data["side"]])
+        if _given(data.get("party")):
+            allegations &= np.isin(self.party, [party.pk for party in data["party"]])
+        if data.get("unattributed") == "yes":
+            allegations &= (self.side == 0) & (self.party == 0)
+        if data.get("confidence"):
+            allegations &= np.isin(self.grade, self._codes(self.grades, data["confidence"]))
+        violations = weapons = citations = None  # the links the filter selects, where it names them
+        if _given(data.get("violation")):
+            violations = np.isin(self.violation, [violation.pk for violation in data["violation"]])
+            allegations &= self._having(self.violation_allegation[violations])
+        if data.get("weapon_category") or data.get("cluster") == "yes":
+            weapons = np.ones(len(self.weapon_allegation), dtype=bool)
+            if data.get("weapon_category"):
+                weapons &= np.isin(self.category, self._codes(self.categories, data["weapon_category"]))
+            if data.get("cluster") == "yes":
+                weapons &= self.cluster
+            allegations &= self._having(self.weapon_allegation[weapons])
+        organizations = self._organizations(data)
+        if organizations is not None:
+            citations = organizations[self.citation_organization]
+            allegations &= self._having(self.citation_allegation[citations])
+        return _Selection(incidents, allegations, violations, weapons, citations,
+                          filterset.has_allegation_filter())
+
+    def _organizations(self, data):
+        """Which organizations (by code) the filter's organizations and kinds select, None for no such filter."""
+        chosen = _given(data.get("organization"))
+        kinds = data.get("organization_kind")
+        if not chosen and not kinds:
+            return None
+        selected = np.ones(len(self.organizations), dtype=bool)
+        if chosen:
+            selected &= np.isin(self.organizations, [organization.pk for organization in data["organization"]])
+        if kinds:
+            of_kind = np.isin(self.organization_kind, self._codes(self.kinds, kinds))
+            if INDEPENDENT in kinds:
+                of_kind |= ~self.organization_affiliated
+            if PARTY_AFFILIATED in kinds:
+                of_kind |= self.organization_affiliated
+            selected &= of_kind
+        return selected
+
+    def _having(self, allegation_indexes):
+        having = np.zeros(len(self.allegation_incident), dtype=bool)
+        having[allegation_indexes] = True
+        return having
+
+    # --- counts -----------------------------------------------------------
+
+    def counts(self, filterset):
+        """`IncidentFilter.counts()`: the incidents that match, and their allegations that match."""
+        selection = self.select(filterset)
+        incidents = self._matching_incidents(selection)
+        return {"incidents": int(incidents.sum()), "allegations": int(selection.allegations.sum())}
+
+    def _matching_incidents(self, selection):
+        """The incidents that match: with an allegation filter, those with a matching allegation."""
+        if not selection.by_allegation:
+            return selection.incidents
+        matching = np.zeros(len(self.ids), dtype=bool)
+        matching[self.allegation_incident[selection.allegations]] = True
+        return matching
+
+    def scope_pairs(self, filterset):
+        """The (side id, party id) pairs (None for none) of the allegations of the incidents in scope."""
+        selection = self.select(filterset)
+        present = np.unique(self.pair[selection.incidents[self.allegation_incident]])
+        return {(int(self.pair_side[code]) or None, int(self.pair_party[code]) or None) for code in present}
+
+    def totals(self, filterset):
+        """`balance.live_totals()`: {(section, side id, party id, key): n}, and, without an allegation filter, the
+        casualties of every incident in scope ("casualties_all"), as `balance._counted()` adds them."""
+        selection = self.select(filterset)
+        matching = selection.allegations
+        totals = {}
+
+        def grouped(section, allegations, values, vocabulary):
+            """Count the allegations (repeated once per link) by their side and party and a value's code."""
+            width = len(vocabulary)
+            counted = np.bincount(self.pair[allegations] * width + values, minlength=len(self.pair_side) * width)
+            for code in np.flatnonzero(counted):
+                pair, value = divmod(int(code), width)
+                totals[(section, int(self.pair_side[pair]), int(self.pair_party[pair]), vocabulary[value])] = \
+                    int(counted[code])
+
+        grouped("allegations", np.flatnonzero(matching), self.grade[matching], self.grades)
+        links = matching[self.violation_allegation]
+        if selection.violations is not None:
+            links &= selection.violations
+        grouped("violation", self.violation_allegation[links], self.violation_code[links], self.violation_keys)
+        links = matching[self.weapon_allegation]
+        if selection.weapons is not None:
+            links &= selection.weapons
+        # An allegation counts once under a category, however many of its weapons are of it.
+        keys = np.unique(self.weapon_allegation[links].astype(np.int64) * len(self.categories) + self.category[links])
+        grouped("weapon", keys // len(self.categories), keys % len(self.categories), self.categories)
+        links = matching[self.citation_allegation]
+        if selection.citations is not None:
+            links &= selection.citations
+        grouped("organization", self.citation_allegation[links], self.citation_organization[links],
+                self.organization_keys)
+
+        for section, values, codes, vocabulary in (
+                ("casualties_side", self.side, self.side_code, self.side_values),
+                ("casualties_party", self.party, self.party_code, self.party_values)):
+            present = matching & (values > 0)
+            incidents, found = self._distinct(self.allegation_incident[present], codes[present], len(vocabulary))
+            for code in np.unique(found):
+                value = int(vocabulary[code])
+                column = (section, value, 0) if section == "casualties_side" else (section, 0, value)
+                self._casualties(totals, column, incidents[found == code])
+        unattributed = matching & (self.side == 0) & (self.party == 0)
+        self._casualties(totals, ("casualties_unattributed", 0, 0),
+                         np.unique(self.allegation_incident[unattributed]))
+        everything = np.flatnonzero(self._matching_incidents(selection))
+        self._casualties(totals, ("casualties_all", 0, 0), everything, always=not selection.by_allegation)
+        return totals
+
+    def _distinct(self, incidents, values, width):
+        """The distinct (incident, value) pairs among these, as two arrays."""
+        keys = np.unique(incidents.astype(np.int64) * width + values)
+        return keys // width, keys % width
+
+    def _casualties(self, totals, column, incidents, always=False):
+        """A casualty column's totals over these incidents (indexes, each once): how many, and each figure's sum
+        and how many incidents know it; none for no incident, unless `always`."""
+        if not len(incidents) and not always:
+            return
+        totals[(*column, "incidents")] = len(incidents)
+        for index, name in enumerate(CASUALTIES):
+            known = self.known[incidents, index]
+            totals[(*column, f"total_{name}")] = int(self.figures[incidents, index][known].sum())
+            totals[(*column, f"known_{name}")] = int(known.sum())
+
+    def spans(self, filterset):
+        """The timeline's spans (`balance._Spans`): the matching incidents by the months their spans start and end
+        in, in all, for each side and for the unattributed allegations, each incident once per row."""
+        from .balance import _Spans
+
+        selection = self.select(filterset)
+        matching = selection.allegations
+        spans = _Spans()
+        incidents = np.flatnonzero(self._matching_incidents(selection))
+        self._by_span(spans.total, incidents)
+        reached = self.reach[incidents]
+        reached = reached[reached >= 0]
+        if len(reached):
+            spans.reach(datetime.date.fromordinal(int(reached.max())))
+        present = matching & (self.side > 0)
+        by_side, sides = self._distinct(self.allegation_incident[present], self.side_code[present],
+                                        len(self.side_values))
+        for code in np.unique(sides):
+            self._by_span(spans.sides[int(self.side_values[code])], by_side[sides == code])
+        unattributed = matching & (self.side == 0) & (self.party == 0)
+        self._by_span(spans.unattributed, np.unique(self.allegation_incident[unattributed]))
+        return spans
+
+    def _by_span(self, counter, incidents):
+        counted = np.bincount(self.span[incidents], minlength=len(self.span_keys))
+        for code in np.flatnonzero(counted):
+            first, last = divmod(int(self.span_keys[code]), _MONTHS)
+            counter[first, last] += int(counted[code])
+
+
+class _Selection:
+    def __init__(self, incidents, allegations, violations, weapons, citations, by_allegation):
+        self.incidents, self.allegations = incidents, allegations
+        self.violations, self.weapons, self.citations = violations, weapons, citations
+        self.by_allegation = by_allegation
+
+
+def _coded(values):
+    """(codes, values): each value's index among the distinct values, and those, in order."""
+    vocabulary, codes = np.unique(values, return_inverse=True)
+    return codes.reshape(-1).astype(np.int64), vocabulary
+
+
+def _numbers(typed):
+    """A numpy array of a typed array's numbers (its own copy)."""
+    return np.frombuffer(typed, dtype=np.dtype(typed.typecode)).copy() if len(typed) else np.zeros(
+        0, dtype=np.dtype(typed.typecode))
+
+
+def _vocabulary(values):
+    return {value: code for code, value in enumerate(values)}
+
+
+def _span_end(start, end, precision):
+    """The last day of an incident's span as `filters.overlapping()` reads it."""
+    if end is not None:
+        return end
+    if precision == "month":
+        return start.replace(day=calendar.monthrange(start.year, start.month)[1])
+    if precision == "year":
+        return start.replace(month=12, day=31)
+    return start
+
+
+def read(chunk=5000):
+    """A Copy of the committed facts, or None when a write committed while they were read (the head moved)."""
+    started = time.perf_counter()
+    at = head()
+    from .models import Confidence, Status, Visibility, WeaponCategory
+    from sources.models import OrganizationKind
+
+    copy = Copy(at)
+    copy.statuses, copy.visibilities = list(Status.values), list(Visibility.values)
+    copy.grades, copy.categories = list(Confidence.values), list(WeaponCategory.values)
+    statuses, visibilities = _vocabulary(copy.statuses), _vocabulary(copy.visibilities)
+    grades, categories = _vocabulary(copy.grades), _vocabulary(copy.categories)
+    # Typed arrays while reading: a Python list holds an object for each number (at 10^6 incidents, some 15
+    # million of them).
+    ids, status, visibility, conflict, span = array("q"), array("b"), array("b"), array("q"), array("q")
+    figures, known = array("q"), array("b")
+    allegation_incident, side, party, grade = array("q"), array("q"), array("q"), array("b")
+    violation_allegation, violation = array("q"), array("q")
+    weapon_allegation, category, cluster = array("q"), array("b"), array("b")
+    citation_allegation, organization = array("q"), array("q")
+    rows = IncidentTally.objects.order_by("incident_id").values_list(
+        "incident_id", "status", "visibility", "conflict_id", "first_month", "last_month", "facts")
+    for index, (pk, incident_status, incident_visibility, conflict_id, first, last, facts) in enumerate(
+            rows.iterator(chunk_size=chunk)):
+        ids.append(pk)
+        status.append(statuses[incident_status])
+        visibility.append(visibilities[incident_visibility])
+        conflict.append(conflict_id)
+        span.append(first * _MONTHS + last)
+        values = facts["figures"]
+        figures.extend([value or 0 for value in values])
+        known.extend([value is not None for value in values])
+        for allegation_side, allegation_party, confidence, violations, weapons, organizations in facts["allegations"]:
+            allegation = len(allegation_incident)
+            allegation_incident.append(index)
+            side.append(allegation_side)
+            party.append(allegation_party)
+            grade.append(grades[confidence])
+            violation_allegation.extend([allegation] * len(violations))
+            violation.extend(violations)
+            for weapon_category, is_cluster in weapons:
+                weapon_allegation.append(allegation)
+                category.append(categories[weapon_category])
+                cluster.append(1 if is_cluster else 0)
+            citation_allegation.extend([allegation] * len(organizations))
+            organization.extend(organizations)
+    copy.ids = _numbers(ids)
+    copy.status, copy.visibility = _numbers(status), _numbers(visibility)
+    copy.conflict = _numbers(conflict)
+    copy.span, copy.span_keys = _coded(_numbers(span))
+    copy.figures = _numbers(figures).reshape(-1, len(CASUALTIES))
+    copy.known = _numbers(known).astype(bool).reshape(-1, len(CASUALTIES))
+    dated, starts, ends, reaches = array("q"), array("q"), array("q"), array("q")
+    dates = Incident.objects.filter(draft_of__isnull=True).order_by("pk").values_list(
+        "pk", "date_start", "date_end", "date_precision")
+    for pk, start, end, precision in dates.iterator(chunk_size=chunk):
+        dated.append(pk)
+        starts.append(start.toordinal() if start else -1)
+        ends.append(_span_end(start, end, precision).toordinal() if start else -1)
+        reaches.append((end or start).toordinal() if end or start else -1)
+    copy.start, copy.span_end, copy.reach = (np.full(len(ids), -1, dtype=np.int64) for _ in range(3))
+    dated = _numbers(dated)
+    index = np.minimum(np.searchsorted(copy.ids, dated), max(len(ids) - 1, 0))
+    held = copy.ids[index] == dated if len(ids) else np.zeros(len(dated), dtype=bool)
+    # (An incident written since its facts were read is left out: the head has moved too.)
+    for target, values in ((copy.start, starts), (copy.span_end, ends), (copy.reach, reaches)):
+        target[index[held]] = _numbers(values)[held]
+
+    copy.allegation_incident = _numbers(allegation_incident)
+    copy.side, copy.party = _numbers(side), _numbers(party)
+    copy.side_code, copy.side_values = _coded(copy.side)
+    copy.party_code, copy.party_values = _coded(copy.party)
+    copy.pair, pairs = _coded(copy.side * _PAIR + copy.party)
+    copy.pair_side, copy.pair_party = pairs // _PAIR, pairs % _PAIR
+    copy.grade = _numbers(grade).astype(np.int64)
+    copy.violation_allegation = _numbers(violation_allegation)
+    copy.violation = _numbers(violation)
+    copy.violation_code, violations = _coded(copy.violation)
+    copy.violation_keys = [str(value) for value in violations]
+    copy.weapon_allegation = _numbers(weapon_allegation)
+    copy.category, copy.cluster = _numbers(category).astype(np.int64), _numbers(cluster).astype(bool)
+    copy.citation_allegation = _numbers(citation_allegation)
+    copy.citation_organization, copy.organizations = _coded(_numbers(organization))
+    copy.organization_keys = [str(value) for value in copy.organizations]
+    copy.kinds = list(OrganizationKind.values)
+    described = dict((pk, (kind, affiliated)) for pk, kind, affiliated in Organization.objects.filter(
+        pk__in=[int(value) for value in copy.organizations]).values_list("pk", "kind", "is_party_affiliated"))
+    kinds = _vocabulary(copy.kinds)
+    copy.organization_kind = np.array([kinds.get(described.get(int(value), ("", False))[0], -1)
+                                       for value in copy.organizations], dtype=np.int64)
+    copy.organization_affiliated = np.array([described.get(int(value), ("", False))[1]
+                                             for value in copy.organizations], dtype=bool)
+    if head() != at:
+        return None
+    copy.seconds = time.perf_counter() - started
+    return copy
+
+
+# --- the copy in use -------------------------------------------------------
+
+_lock = threading.Lock()
+_state = {"copy": None, "reading": False}
+logger = logging.getLogger(__name__)
+
+
+def answers(filterset):
+    """Whether the copy can count this filter: a valid one that names nothing but `ANSWERED`."""
+    if not filterset.data_valid:
+        return False
+    return all(name in ANSWERED or not _given(value) for name, value in filterset.cleaned().items())
+
+
+def current(filterset):
+    """The copy, when it answers this filter and holds what is committed now (its head is the log's); else None,
+    and the copy is read again (ARCHIVE_COLUMNAR: in a thread of its own, or now with "inline")."""
+    how = getattr(settings, "ARCHIVE_COLUMNAR", "background")
+    if how == "off" or not answers(filterset):
+        return None
+    at = head()
+    copy = _state["copy"]
+    if copy is not None and copy.head == at:
+        return copy
+    if how == "inline":
+        copy = _state["copy"] = read()
+        return copy if copy is not None and copy.head == at else None
+    _read_in_background()
+    return None
+
+
+def _read_in_background():
+    with _lock:
+        if _state["reading"]:
+            return
+        _state["reading"] = True
+    threading.Thread(target=_reader, name="columnar", daemon=True).start()
+
+
+def _reader():
+    try:
+        copy = read()
+        if copy is not None:
+            _state["copy"] = copy
+    except Exception:  # the pages count in SQL meanwhile; the next one that needs the copy tries again
+        logger.exception("reading the column copy failed")
+    finally:
+        connection.close()  # this thread's own
+        _state["reading"] = False
+
+
+def forget():
+    """Drop the copy (the tests start each without one)."""
+    _state["copy"] = None
