@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 from array import array
+from copy import copy as shallow_copy
 
 import numpy as np
 from django.conf import settings
@@ -45,8 +46,8 @@ _PAIR = 1 << 32  # a side and party's key: side id * _PAIR + party id
 
 
 def head():
-    """The audit log's head: the last entry's hash ("" for an empty log)."""
-    return AuditEvent.objects.order_by("-seq").values_list("hash", flat=True).first() or ""
+    """The audit log's head: (the last entry's position, its hash), (0, "") for an empty log."""
+    return AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first() or (0, "")
 
 
 class Copy:
@@ -54,8 +55,16 @@ class Copy:
     weapons' categories, citations) each with the index of their allegation. Values are ids (0 for none) or codes
     into the vocabularies kept beside them."""
 
+    replaced = None  # the incidents read again since (`Patched`), left out here
+
     def __init__(self, head, seconds=0.0):
         self.head, self.seconds = head, seconds
+
+    def without(self, ids):
+        """This copy, sharing its arrays, with these incidents left out."""
+        left = shallow_copy(self)
+        left.replaced = np.isin(self.ids, np.fromiter(ids, dtype=np.int64, count=len(ids)))
+        return left
 
     @property
     def nbytes(self):
@@ -88,6 +97,8 @@ class Copy:
                 incidents &= self.span_end >= first.toordinal()
         if data.get("killed_min") is not None:
             incidents &= self.known[:, 0] & (self.figures[:, 0] >= int(data["killed_min"]))
+        if self.replaced is not None:
+            incidents &= ~self.replaced
 
         allegations = incidents[self.allegation_incident]
         if _given(data.get("side")):
@@ -290,8 +301,9 @@ def _span_end(start, end, precision):
     return start
 
 
-def read(chunk=5000):
-    """A Copy of the committed facts, or None when a write committed while they were read (the head moved)."""
+def read(only=None, chunk=5000):
+    """A Copy of the committed facts (of these incidents only, if given), or None when a write committed while
+    they were read (the head moved)."""
     started = time.perf_counter()
     at = head()
     from .models import Confidence, Status, Visibility, WeaponCategory
@@ -310,7 +322,8 @@ def read(chunk=5000):
     violation_allegation, violation = array("q"), array("q")
     weapon_allegation, category, cluster = array("q"), array("b"), array("b")
     citation_allegation, organization = array("q"), array("q")
-    rows = IncidentTally.objects.order_by("incident_id").values_list(
+    tallies = IncidentTally.objects.all() if only is None else IncidentTally.objects.filter(incident_id__in=only)
+    rows = tallies.order_by("incident_id").values_list(
         "incident_id", "status", "visibility", "conflict_id", "first_month", "last_month", "facts")
     for index, (pk, incident_status, incident_visibility, conflict_id, first, last, facts) in enumerate(
             rows.iterator(chunk_size=chunk)):
@@ -343,7 +356,8 @@ def read(chunk=5000):
     copy.figures = _numbers(figures).reshape(-1, len(CASUALTIES))
     copy.known = _numbers(known).astype(bool).reshape(-1, len(CASUALTIES))
     dated, starts, ends, reaches = array("q"), array("q"), array("q"), array("q")
-    dates = Incident.objects.filter(draft_of__isnull=True).order_by("pk").values_list(
+    records = Incident.objects.filter(draft_of__isnull=True)
+    dates = (records if only is None else records.filter(pk__in=only)).order_by("pk").values_list(
         "pk", "date_start", "date_end", "date_precision")
     for pk, start, end, precision in dates.iterator(chunk_size=chunk):
         dated.append(pk)
@@ -404,19 +418,109 @@ def answers(filterset):
 
 def current(filterset):
     """The copy, when it answers this filter and holds what is committed now (its head is the log's); else None,
-    and the copy is read again (ARCHIVE_COLUMNAR: in a thread of its own, or now with "inline")."""
+    and the copy is read again (ARCHIVE_COLUMNAR: in a thread of its own, or now with "inline"). A copy a few
+    writes behind catches up: the incidents they wrote are read again on top of it (`Patched`)."""
     how = getattr(settings, "ARCHIVE_COLUMNAR", "background")
     if how == "off" or not answers(filterset):
         return None
     at = head()
-    copy = _state["copy"]
-    if copy is not None and copy.head == at:
-        return copy
+    held = _state["copy"]
+    if held is not None and held.head == at:
+        return held
+    if held is not None:
+        caught_up = _caught_up(held)
+        if caught_up is not None:
+            _state["copy"] = caught_up
+            if caught_up.head == at:
+                if how == "background" and len(caught_up.ids) > PATCH_LIMIT // 5:
+                    _read_in_background()  # read whole again while the patched copy serves
+                return caught_up
     if how == "inline":
-        copy = _state["copy"] = read()
-        return copy if copy is not None and copy.head == at else None
+        held = _state["copy"] = read()
+        return held if held is not None and held.head == at else None
     _read_in_background()
     return None
+
+
+# Audit entries that change no incident's facts: sign-ins and users, captures and files, new entries of the lists
+# (a source, an organization, a weapon type, a party...) that nothing cites yet, and refused attempts. Any other
+# entry outside an incident's history (a source moving to another organization, a weapon type changing category,
+# an import, a synthetic load) may change many incidents: the copy is then read whole again.
+UNCHANGING = ("auth.", "user.", "capture.", "file.")
+# How many incidents a patched copy reads again; beyond that it is read whole again.
+PATCH_LIMIT = 5000
+
+
+def _changed_since(at):
+    """(the record incidents that the audit entries after `at` wrote, the head after them); None when one of
+    them may have changed other incidents' facts, or `at` is not in the log (a transaction rolled back)."""
+    seq, hash_ = at
+    if seq and not AuditEvent.objects.filter(seq=seq, hash=hash_).exists():
+        return None
+    ids, last = set(), at
+    entries = AuditEvent.objects.filter(seq__gt=seq).order_by("seq").values_list("seq", "hash", "scope", "action",
+                                                                                "changes")
+    for entry_seq, entry_hash, scope, action, changes in entries.iterator(chunk_size=1000):
+        last = (entry_seq, entry_hash)
+        if scope.startswith("incident:"):
+            ids.add(int(scope.partition(":")[2]))
+            if len(ids) > PATCH_LIMIT:
+                return None
+        elif not (action.startswith(UNCHANGING) or action.endswith(".create")
+                  or (isinstance(changes, dict) and "refused" in changes)):
+            return None
+    return ids, last
+
+
+def _caught_up(held):
+    """`held` brought up to the log's head by reading again the incidents written since, or None."""
+    changed = _changed_since(held.head)
+    if changed is None:
+        return None
+    ids, last = changed
+    base = held.base if isinstance(held, Patched) else held
+    ids |= held.ids if isinstance(held, Patched) else set()
+    if len(ids) > PATCH_LIMIT:
+        return None
+    patch = read(only=sorted(ids))
+    # The patch holds the incidents as the entries up to `last` left them, and no entry came after it.
+    return Patched(base, patch, ids) if patch is not None and patch.head == last else None
+
+
+class Patched:
+    """A copy (`base`) with some of its incidents read again (`patch`): counted from the patch, left out of the
+    base. Both count by ids, so their counts add up (and the incidents of each are counted once per column)."""
+
+    def __init__(self, base, patch, ids):
+        self.base, self.patch, self.ids = base, patch, ids
+        self.rest = base.without(ids)
+        self.head, self.seconds = patch.head, patch.seconds
+
+    @property
+    def nbytes(self):
+        return self.base.nbytes + self.patch.nbytes
+
+    def counts(self, filterset):
+        rest, patch = self.rest.counts(filterset), self.patch.counts(filterset)
+        return {name: rest[name] + patch[name] for name in rest}
+
+    def scope_pairs(self, filterset):
+        return self.rest.scope_pairs(filterset) | self.patch.scope_pairs(filterset)
+
+    def totals(self, filterset):
+        totals = self.rest.totals(filterset)
+        for key, n in self.patch.totals(filterset).items():
+            totals[key] = totals.get(key, 0) + n
+        return totals
+
+    def spans(self, filterset):
+        spans, patch = self.rest.spans(filterset), self.patch.spans(filterset)
+        spans.total.update(patch.total)
+        for side, counted in patch.sides.items():
+            spans.sides[side].update(counted)
+        spans.unattributed.update(patch.unattributed)
+        spans.reach(patch.last)
+        return spans
 
 
 def _read_in_background():

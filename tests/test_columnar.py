@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from incidents import balance, columnar, services
 from incidents.filters import filter_incidents
-from incidents.models import Conflict, Party, Side, ViolationType, WeaponCategory
+from incidents.models import Conflict, Incident, Party, Side, ViolationType, WeaponCategory
 from sources.models import Organization
 from tests import factories
 from tests.test_balance import build, charge, request_for
@@ -182,3 +182,64 @@ def test_pages_answer_from_the_copy_as_they_do_from_sql(client, researcher, sett
         settings.ARCHIVE_COLUMNAR = "inline"
         assert copied.content == counted.content, address
     assert columnar._state["copy"] is not None
+
+
+QUERIES_AFTER_WRITES = [
+    {"organization": ["watch", "east-tv", "west-ministry"]}, {"organization": ["watch", "east-tv"], "side": "west"},
+    {"weapon_category": ["small_arms", "unguided_artillery_rocket"], "date_from": "2020-10-15"},
+    {"killed_min": "1"}, {"date_to": "2020-10-25"}, {"unattributed": "yes", "killed_min": "0"},
+]
+
+
+def test_a_copy_a_few_writes_behind_reads_again_only_the_incidents_they_wrote(researcher, reviewer):
+    from tests.test_balance_tally import edit
+
+    build()
+    for query in QUERIES_AFTER_WRITES:
+        assert_copied_alike(query)
+    base = columnar._state["copy"]
+    assert isinstance(base, columnar.Copy)
+    # A new incident, an edit that replaces an allegation, a withdrawal (a status moved).
+    draft = factories.incident(author=researcher, reference_code="NEW", allegations=[
+        charge("West army", "West", ["unlawful-killing"], ["Rifle"], "verified", ["East TV"])])
+    revision = services.submit(actor=researcher, incident=draft)
+    services.approve(actor=reviewer, incident=draft, sha256=revision.sha256)
+    copy = edit(researcher, Incident.objects.get(reference_code="B1"), civilians_killed_min=9, civilians_killed_max=9,
+                allegations=[charge(None, None, ["indiscriminate-attack"], ["Grad"], "contested", ["Watch"])])
+    revision = services.submit(actor=researcher, incident=copy)
+    services.approve(actor=reviewer, incident=copy, sha256=revision.sha256)
+    services.withdraw(actor=reviewer, incident=Incident.objects.get(reference_code="B2"), reason="Duplicate.")
+    for query in QUERIES_AFTER_WRITES:
+        assert_copied_alike(query)
+        assert assert_copied_alike({**query, "status": ["published", "withdrawn", "draft"]}, reviewer)
+    patched = columnar._state["copy"]
+    assert isinstance(patched, columnar.Patched) and patched.base is base
+    assert patched.ids == {draft.pk, *Incident.objects.filter(reference_code__in=["B1", "B2"]).values_list("pk", flat=True)}
+
+
+def test_a_write_outside_the_incidents_that_may_change_many_of_them_has_the_copy_read_whole_again(researcher):
+    from sources import services as source_services
+    from sources.models import Source
+
+    build()
+    query = {"organization": ["watch", "east-tv", "west-ministry"], "organization_kind": "media"}
+    assert assert_copied_alike(query) == {"incidents": 2, "allegations": 2}
+    base = columnar._state["copy"]
+    source = Source.objects.filter(organization__name="East TV").order_by("pk").first()
+    source_services.edit_source(actor=researcher, source=source, organization=Organization.objects.get(name="Watch"))
+    assert assert_copied_alike(query) == {"incidents": 1, "allegations": 1}  # East TV has a second source
+    assert isinstance(columnar._state["copy"], columnar.Copy) and columnar._state["copy"] is not base
+
+
+def test_entries_that_change_no_incident_move_the_copy_on_without_reading_any(client, researcher):
+    build()
+    query = {"organization": ["watch", "east-tv", "west-ministry"]}
+    assert_copied_alike(query)
+    base = columnar._state["copy"]
+    factories.organization("New NGO", kind="ngo")  # nothing cites it yet
+    for _ in range(6):  # sign-in failures, until they are throttled (an audit entry)
+        client.post("/accounts/login/", {"username": "rita", "password": "wrong"})
+    assert columnar.head() != base.head
+    assert_copied_alike(query)
+    patched = columnar._state["copy"]
+    assert isinstance(patched, columnar.Patched) and patched.base is base and not patched.ids
