@@ -68,7 +68,8 @@ class Copy:
 
     @property
     def nbytes(self):
-        return sum(value.nbytes for value in vars(self).values() if isinstance(value, np.ndarray))
+        arrays = [value for value in vars(self).values() if isinstance(value, np.ndarray)]
+        return sum(values.nbytes for values in arrays + self.figures + self.known)
 
     # --- the filter -------------------------------------------------------
 
@@ -96,7 +97,7 @@ class Copy:
             if first:
                 incidents &= self.span_end >= first.toordinal()
         if data.get("killed_min") is not None:
-            incidents &= self.known[:, 0] & (self.figures[:, 0] >= int(data["killed_min"]))
+            incidents &= self.known[0].astype(bool) & (self.figures[0] >= int(data["killed_min"]))
         if self.replaced is not None:
             incidents &= ~self.replaced
 
@@ -169,7 +170,8 @@ class Copy:
     def scope_pairs(self, filterset):
         """The (side id, party id) pairs (None for none) of the allegations of the incidents in scope."""
         selection = self.select(filterset)
-        present = np.unique(self.pair[selection.incidents[self.allegation_incident]])
+        present = np.flatnonzero(np.bincount(self.pair[selection.incidents[self.allegation_incident]],
+                                             minlength=len(self.pair_side)))
         return {(int(self.pair_side[code]) or None, int(self.pair_party[code]) or None) for code in present}
 
     def totals(self, filterset):
@@ -197,7 +199,7 @@ class Copy:
         if selection.weapons is not None:
             links &= selection.weapons
         # An allegation counts once under a category, however many of its weapons are of it.
-        keys = np.unique(self.weapon_allegation[links].astype(np.int64) * len(self.categories) + self.category[links])
+        keys = _runs(np.sort(self.weapon_allegation[links] * len(self.categories) + self.category[links]))
         grouped("weapon", keys // len(self.categories), keys % len(self.categories), self.categories)
         links = matching[self.citation_allegation]
         if selection.citations is not None:
@@ -209,33 +211,32 @@ class Copy:
                 ("casualties_side", self.side, self.side_code, self.side_values),
                 ("casualties_party", self.party, self.party_code, self.party_values)):
             present = matching & (values > 0)
-            incidents, found = self._distinct(self.allegation_incident[present], codes[present], len(vocabulary))
-            for code in np.unique(found):
-                value = int(vocabulary[code])
-                column = (section, value, 0) if section == "casualties_side" else (section, 0, value)
-                self._casualties(totals, column, incidents[found == code])
+            incidents, found = _distinct(self.allegation_incident[present], codes[present], len(vocabulary))
+            self._casualties(totals, section, incidents, found, vocabulary)
         unattributed = matching & (self.side == 0) & (self.party == 0)
-        self._casualties(totals, ("casualties_unattributed", 0, 0),
-                         np.unique(self.allegation_incident[unattributed]))
+        incidents = _runs(self.allegation_incident[unattributed])  # in incident order: each once
+        self._casualties(totals, "casualties_unattributed", incidents, np.zeros(len(incidents), dtype=np.int64))
         everything = np.flatnonzero(self._matching_incidents(selection))
-        self._casualties(totals, ("casualties_all", 0, 0), everything, always=not selection.by_allegation)
+        self._casualties(totals, "casualties_all", everything, np.zeros(len(everything), dtype=np.int64),
+                         always=not selection.by_allegation)
         return totals
 
-    def _distinct(self, incidents, values, width):
-        """The distinct (incident, value) pairs among these, as two arrays."""
-        keys = np.unique(incidents.astype(np.int64) * width + values)
-        return keys // width, keys % width
-
-    def _casualties(self, totals, column, incidents, always=False):
-        """A casualty column's totals over these incidents (indexes, each once): how many, and each figure's sum
-        and how many incidents know it; none for no incident, unless `always`."""
-        if not len(incidents) and not always:
-            return
-        totals[(*column, "incidents")] = len(incidents)
-        for index, name in enumerate(CASUALTIES):
-            known = self.known[incidents, index]
-            totals[(*column, f"total_{name}")] = int(self.figures[incidents, index][known].sum())
-            totals[(*column, f"known_{name}")] = int(known.sum())
+    def _casualties(self, totals, section, incidents, codes, vocabulary=(0,), always=False):
+        """The casualty columns of a section: for each code, over its incidents (each once per code), how many,
+        and each figure's sum and how many incidents know it; a side's column keyed by its id, a party's too, the
+        others by none. None for a column without incidents, unless `always`."""
+        width = len(vocabulary)
+        counted = np.bincount(codes, minlength=width)
+        figures = [(np.bincount(codes, weights=total[incidents], minlength=width),
+                    np.bincount(codes, weights=known[incidents], minlength=width))
+                   for total, known in zip(self.figures, self.known)]
+        for code in range(width) if always else np.flatnonzero(counted):
+            value = int(vocabulary[code])
+            column = (section, value, 0) if section == "casualties_side" else (section, 0, value)
+            totals[(*column, "incidents")] = int(counted[code])
+            for name, (total, known) in zip(CASUALTIES, figures):
+                totals[(*column, f"total_{name}")] = int(total[code])
+                totals[(*column, f"known_{name}")] = int(known[code])
 
     def spans(self, filterset):
         """The timeline's spans (`balance._Spans`): the matching incidents by the months their spans start and end
@@ -252,12 +253,15 @@ class Copy:
         if len(reached):
             spans.reach(datetime.date.fromordinal(int(reached.max())))
         present = matching & (self.side > 0)
-        by_side, sides = self._distinct(self.allegation_incident[present], self.side_code[present],
-                                        len(self.side_values))
-        for code in np.unique(sides):
-            self._by_span(spans.sides[int(self.side_values[code])], by_side[sides == code])
+        incidents, sides = _distinct(self.allegation_incident[present], self.side_code[present], len(self.side_values))
+        width = len(self.span_keys)
+        counted = np.bincount(sides * width + self.span[incidents], minlength=len(self.side_values) * width)
+        for code in np.flatnonzero(counted):
+            side, span = divmod(int(code), width)
+            first, last = divmod(int(self.span_keys[span]), _MONTHS)
+            spans.sides[int(self.side_values[side])][first, last] += int(counted[code])
         unattributed = matching & (self.side == 0) & (self.party == 0)
-        self._by_span(spans.unattributed, np.unique(self.allegation_incident[unattributed]))
+        self._by_span(spans.unattributed, _runs(self.allegation_incident[unattributed]))
         return spans
 
     def _by_span(self, counter, incidents):
@@ -272,6 +276,19 @@ class _Selection:
         self.incidents, self.allegations = incidents, allegations
         self.violations, self.weapons, self.citations = violations, weapons, citations
         self.by_allegation = by_allegation
+
+
+def _runs(ordered):
+    """Each value of an ordered array once."""
+    if not len(ordered):
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
+def _distinct(incidents, codes, width):
+    """The distinct (incident, code) pairs among these, as two arrays (a sort, where numpy's unique hashes)."""
+    keys = _runs(np.sort(incidents * width + codes))
+    return keys // width, keys % width
 
 
 def _coded(values):
@@ -353,8 +370,12 @@ def read(only=None, chunk=5000):
     copy.status, copy.visibility = _numbers(status), _numbers(visibility)
     copy.conflict = _numbers(conflict)
     copy.span, copy.span_keys = _coded(_numbers(span))
-    copy.figures = _numbers(figures).reshape(-1, len(CASUALTIES))
-    copy.known = _numbers(known).astype(bool).reshape(-1, len(CASUALTIES))
+    # One array for each figure, and one of whether each incident knows it (1.0 or 0.0): the weights the
+    # casualty columns add up (exactly, below 2^53).
+    figures = _numbers(figures).reshape(-1, len(CASUALTIES)).astype(np.float64)
+    known = _numbers(known).reshape(-1, len(CASUALTIES)).astype(np.float64)
+    copy.figures = [np.ascontiguousarray(figures[:, index]) for index in range(len(CASUALTIES))]
+    copy.known = [np.ascontiguousarray(known[:, index]) for index in range(len(CASUALTIES))]
     dated, starts, ends, reaches = array("q"), array("q"), array("q"), array("q")
     records = Incident.objects.filter(draft_of__isnull=True)
     dates = (records if only is None else records.filter(pk__in=only)).order_by("pk").values_list(
