@@ -40,9 +40,11 @@ unattributed allegations') are kept by those months too (TimelineTally): the
 timeline of one weapon category, violation type, organization or grade, over
 whole months, is a sum of them, and so are the list's counts of one facet
 value over whole months (the allegations of each side are kept there too).
-Any other filter (a day within a month, places, weapons, words, three
-organizations, two kinds of organization, four weapon categories...) is
-counted live, from the allegations that match it (`incidents.balance`).
+Any other filter (a day within a month, three organizations, two kinds of
+organization, four weapon categories...) is counted from the column copy of
+these same facts held in memory (`incidents.columnar`), or live from the
+allegations that match it (`incidents.balance`): places, weapons and words,
+which the facts do not hold, and any filter while the copy is read.
 
 Contributions count what the live queries count, so both give the same
 numbers; `tests/test_balance_tally.py` holds them to it. The totals are keyed
