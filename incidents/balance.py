@@ -7,7 +7,7 @@ allegations, and (without dates) at most one weapon category, violation type
 or confidence grade or the cluster munitions, the counts are read from running
 totals (`incidents.tally`). Otherwise they are counted from the column copy of the
 facts the totals are counted from (`incidents.columnar`), when it holds what is
-committed and the filter names nothing it lacks (words, places, weapon types).
+committed and the filter names nothing it lacks (words, weapon types).
 Otherwise one query counts them: the matching allegations are found once (a
 materialized WITH), and each section (confidence grades, violation types,
 weapon categories, cited organizations, and the casualty sums of sides,

@@ -37,9 +37,10 @@ from sources.models import Organization
 from .filters import INDEPENDENT, PARTY_AFFILIATED, _given
 from .models import Incident, IncidentTally
 
-# The filters the copy answers; any other (words, places, districts, weapon types) is counted in SQL.
-ANSWERED = {"conflict", "status", "sort", "date_from", "date_to", "killed_min", "side", "party", "unattributed",
-            "violation", "weapon_category", "cluster", "confidence", "organization", "organization_kind"}
+# The filters the copy answers; any other (words, weapon types) is counted in SQL.
+ANSWERED = {"conflict", "place", "admin_area", "status", "sort", "date_from", "date_to", "killed_min", "side",
+            "party", "unattributed", "violation", "weapon_category", "cluster", "confidence", "organization",
+            "organization_kind"}
 CASUALTIES = ["civilians_killed_min", "civilians_killed_max", "civilians_injured_min", "civilians_injured_max"]
 _MONTHS = 1_000_000  # a span's key: first month * _MONTHS + last month
 _PAIR = 1 << 32  # a side and party's key: side id * _PAIR + party id
@@ -88,6 +89,10 @@ class Copy:
                      & np.isin(self.visibility, self._codes(self.visibilities, visibilities)))
         if _given(data.get("conflict")):
             incidents &= np.isin(self.conflict, [conflict.pk for conflict in data["conflict"]])
+        if data.get("place"):
+            incidents &= np.isin(self.place, [place.pk for place in data["place"]])
+        if data.get("admin_area"):
+            incidents &= np.isin(self.admin_area, self._codes(self.admin_areas, data["admin_area"]))
         first = data["date_from"][0] if data.get("date_from") else None
         last = data["date_to"][1] if data.get("date_to") else None
         if first or last:  # as filters.overlapping(): the span's end is its end date, or its month's or year's
@@ -376,21 +381,32 @@ def read(only=None, chunk=5000):
     known = _numbers(known).reshape(-1, len(CASUALTIES)).astype(np.float64)
     copy.figures = [np.ascontiguousarray(figures[:, index]) for index in range(len(CASUALTIES))]
     copy.known = [np.ascontiguousarray(known[:, index]) for index in range(len(CASUALTIES))]
-    dated, starts, ends, reaches = array("q"), array("q"), array("q"), array("q")
+    # The incidents' own columns the facts do not hold: dates and place.
+    dated, starts, ends, reaches, places, areas = (array("q") for _ in range(6))
+    copy.admin_areas = [""]
+    area_codes = {"": 0}
     records = Incident.objects.filter(draft_of__isnull=True)
-    dates = (records if only is None else records.filter(pk__in=only)).order_by("pk").values_list(
-        "pk", "date_start", "date_end", "date_precision")
-    for pk, start, end, precision in dates.iterator(chunk_size=chunk):
+    rows = (records if only is None else records.filter(pk__in=only)).order_by("pk").values_list(
+        "pk", "date_start", "date_end", "date_precision", "place_id", "place__admin_area")
+    for pk, start, end, precision, place, area in rows.iterator(chunk_size=chunk):
         dated.append(pk)
         starts.append(start.toordinal() if start else -1)
         ends.append(_span_end(start, end, precision).toordinal() if start else -1)
         reaches.append((end or start).toordinal() if end or start else -1)
+        places.append(place or 0)
+        area = area or ""
+        if area not in area_codes:
+            area_codes[area] = len(copy.admin_areas)
+            copy.admin_areas.append(area)
+        areas.append(area_codes[area])
     copy.start, copy.span_end, copy.reach = (np.full(len(ids), -1, dtype=np.int64) for _ in range(3))
+    copy.place, copy.admin_area = np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=np.int64)
     dated = _numbers(dated)
     index = np.minimum(np.searchsorted(copy.ids, dated), max(len(ids) - 1, 0))
     held = copy.ids[index] == dated if len(ids) else np.zeros(len(dated), dtype=bool)
     # (An incident written since its facts were read is left out: the head has moved too.)
-    for target, values in ((copy.start, starts), (copy.span_end, ends), (copy.reach, reaches)):
+    for target, values in ((copy.start, starts), (copy.span_end, ends), (copy.reach, reaches),
+                           (copy.place, places), (copy.admin_area, areas)):
         target[index[held]] = _numbers(values)[held]
 
     copy.allegation_incident = _numbers(allegation_incident)

@@ -43,8 +43,8 @@ value over whole months (the allegations of each side are kept there too).
 Any other filter (a day within a month, three organizations, two kinds of
 organization, four weapon categories...) is counted from the column copy of
 these same facts held in memory (`incidents.columnar`), or live from the
-allegations that match it (`incidents.balance`): places, weapons and words,
-which the facts do not hold, and any filter while the copy is read.
+allegations that match it (`incidents.balance`): weapon types and words,
+which the copy does not hold, and any filter while the copy is read.
 
 Contributions count what the live queries count, so both give the same
 numbers; `tests/test_balance_tally.py` holds them to it. The totals are keyed
