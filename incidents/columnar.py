@@ -6,14 +6,16 @@ like. Any other combination (three organizations, an organization and a weapon c
 civilians killed) was counted live in SQL: at 10^6 incidents the balance of the three organizations cited most
 took 8 s on SQLite and 16 s on PostgreSQL, the timeline 6 and 12 s. Those filters describe each allegation by
 the facts IncidentTally keeps (side, party, grade, violation types, weapon categories, cited organizations) and
-each incident by its status, visibility, conflict, dates and casualty figures. Held as arrays (numpy), one
-column per fact and one row per allegation, link or incident, any combination of them is a few vectorized
-passes: tens of milliseconds for a million allegations.
+each incident by its status, visibility, conflict, place, district, dates and casualty figures. Held as arrays
+(numpy), one column per fact and one row per allegation, link or incident, any combination of them is a few
+vectorized passes over them.
 
-The copy is exact or it is not used. It is keyed by the audit log's head (the last entry's hash): every write
-appends to the log in the transaction that makes it, so a copy read while the head stayed put holds exactly the
-committed facts, and one whose head is no longer the log's is stale. A stale or missing copy answers nothing;
-the callers count in SQL as before, while the copy is read again (ARCHIVE_COLUMNAR: "background", in a thread
+The copy is exact or it is not used. It is keyed by the audit log's head (the last entry's position and hash):
+every write appends to the log in the transaction that makes it, so a copy read while the head stayed put holds
+exactly the committed facts, and one whose head is no longer the log's is stale. A copy a few writes behind
+catches up by reading again the incidents whose histories those entries extend (`Patched`); after an entry that
+may have changed many incidents (a source moving to another organization...) it answers nothing, and the
+callers count in SQL as before, while the copy is read whole again (ARCHIVE_COLUMNAR: "background", in a thread
 of its own; "inline", in the request, as the tests do; "off", never).
 
 The counts have the shapes of the live SQL counts they stand in for (`balance.live_totals()`, the timeline's
