@@ -482,7 +482,8 @@ def current(filterset):
 
 
 # Audit entries that change no incident's facts: sign-ins and users, captures and files, new entries of the lists
-# (a source, an organization, a weapon type, a party...) that nothing cites yet, and refused attempts. Any other
+# (a source, an organization, a weapon type, a party...) that nothing cites yet, refused attempts and a source's
+# edits but of its organization (`_changes_no_incident()`). Any other
 # entry outside an incident's history (a source moving to another organization, a weapon type changing category,
 # an import, a synthetic load) may change many incidents: the copy is then read whole again.
 UNCHANGING = ("auth.", "user.", "capture.", "file.")
@@ -505,10 +506,19 @@ def _changed_since(at):
             ids.add(int(scope.partition(":")[2]))
             if len(ids) > PATCH_LIMIT:
                 return None
-        elif not (action.startswith(UNCHANGING) or action.endswith(".create")
-                  or (isinstance(changes, dict) and "refused" in changes)):
+        elif not _changes_no_incident(action, changes):
             return None
     return ids, last
+
+
+def _changes_no_incident(action, changes):
+    """Whether an audit entry outside the incidents' histories leaves every incident's facts as they were."""
+    if action.startswith(UNCHANGING) or action.endswith(".create"):
+        return True
+    if not isinstance(changes, dict):
+        return False
+    # A refused attempt; a source's own fields but its organization (what its citations count for).
+    return "refused" in changes or (action == "source.update" and "organization" not in changes.get("changed", {}))
 
 
 def _caught_up(held):

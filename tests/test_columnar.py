@@ -238,11 +238,16 @@ def test_a_write_outside_the_incidents_that_may_change_many_of_them_has_the_copy
 
 
 def test_entries_that_change_no_incident_move_the_copy_on_without_reading_any(client, researcher):
+    from sources import services as source_services
+    from sources.models import Source
+
     build()
     query = {"organization": ["watch", "east-tv", "west-ministry"]}
     assert_copied_alike(query)
     base = columnar._state["copy"]
     factories.organization("New NGO", kind="ngo")  # nothing cites it yet
+    source = Source.objects.filter(organization__name="East TV").order_by("pk").first()
+    source_services.edit_source(actor=researcher, source=source, title="A better title")  # not its organization
     for _ in range(6):  # sign-in failures, until they are throttled (an audit entry)
         client.post("/accounts/login/", {"username": "rita", "password": "wrong"})
     assert columnar.head() != base.head
