@@ -197,7 +197,8 @@ ARCHIVE_MAX_IMAGE_PIXELS = int(os.environ.get("ARCHIVE_MAX_IMAGE_PIXELS", str(40
 
 # The column copy (incidents.columnar): the facts of every record incident held in memory by each process, to
 # count the filters the running totals do not answer. "background": read in a thread of its own when a page
-# first needs it and after each write (the pages count in SQL meanwhile); "inline": read in the request; "off".
+# first needs it, and whole again after a write that may change many incidents (the pages count in SQL meanwhile);
+# "inline": read in the request; "off": never.
 ARCHIVE_COLUMNAR = os.environ.get("ARCHIVE_COLUMNAR", "background")
 
 # Page sizes of the incident list.

@@ -572,8 +572,9 @@ class IncidentFilter(django_filters.FilterSet):
     def counts(self, live=False):
         """Result counts for the current filter: incidents, and allegations matching within them.
 
-        Read from the balance's running totals when they answer the filter (`balance.tallied_counts()`);
-        otherwise, or with `live=True` (the tests compare both), counted.
+        Read from the balance's running totals when they answer the filter (`balance.tallied_counts()`), else
+        from the column copy when it does (`incidents.columnar`); otherwise, or with `live=True` (the tests compare
+        them), counted in SQL.
 
         Without an allegation filter every allegation of a matching incident matches, and the incidents'
         own allegation_count columns add up to the answer in the same pass that counts them. With one,
