@@ -10,7 +10,8 @@ each incident by its status, visibility, conflict, place, district, dates and ca
 (numpy), one column per fact and one row per allegation, link or incident, any combination of them is a few
 vectorized passes over them.
 
-The copy is exact or it is not used. It is keyed by the audit log's head (the last entry's position and hash):
+The copy is exact or it is not used. It is keyed by the audit log's head (`audit.head()`, the last entry's
+position and hash):
 every write appends to the log in the transaction that makes it, so a copy read while the head stayed put holds
 exactly the committed facts, and one whose head is no longer the log's is stale. A copy a few writes behind
 catches up by reading again the incidents whose histories those entries extend (`Patched`); after an entry that
@@ -33,24 +34,20 @@ import numpy as np
 from django.conf import settings
 from django.db import connection
 
+from archive import audit
 from archive.models import AuditEvent
 from sources.models import Organization
 
 from .filters import INDEPENDENT, PARTY_AFFILIATED, _given
 from .models import Incident, IncidentTally
+from .tally import CASUALTIES
 
 # The filters the copy answers; any other (words, weapon types) is counted in SQL.
 ANSWERED = {"conflict", "place", "admin_area", "status", "sort", "date_from", "date_to", "killed_min", "side",
             "party", "unattributed", "violation", "weapon_category", "cluster", "confidence", "organization",
             "organization_kind"}
-CASUALTIES = ["civilians_killed_min", "civilians_killed_max", "civilians_injured_min", "civilians_injured_max"]
 _MONTHS = 1_000_000  # a span's key: first month * _MONTHS + last month
 _PAIR = 1 << 32  # a side and party's key: side id * _PAIR + party id
-
-
-def head():
-    """The audit log's head: (the last entry's position, its hash), (0, "") for an empty log."""
-    return AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first() or (0, "")
 
 
 class Copy:
@@ -77,12 +74,11 @@ class Copy:
     # --- the filter -------------------------------------------------------
 
     def _codes(self, vocabulary, values):
-        index = {value: code for code, value in enumerate(vocabulary)}
+        index = _vocabulary(vocabulary)
         return [index[value] for value in values if value in index]
 
-    def select(self, filterset):
-        """The selection of what matches the filter: the incidents in scope (incident filters), the matching
-        allegations, and the links each section counts (of the filter's own values where it names some)."""
+    def _scope(self, filterset):
+        """Which incidents the filter's incident filters leave, of those its user may see."""
         from .balance import _visible
 
         data = filterset.cleaned()
@@ -107,7 +103,13 @@ class Copy:
             incidents &= self.known[0].astype(bool) & (self.figures[0] >= int(data["killed_min"]))
         if self.replaced is not None:
             incidents &= ~self.replaced
+        return incidents
 
+    def select(self, filterset):
+        """The selection of what matches the filter: the incidents in scope (incident filters), the matching
+        allegations, and the links each section counts (of the filter's own values where it names some)."""
+        data = filterset.cleaned()
+        incidents = self._scope(filterset)
         allegations = incidents[self.allegation_incident]
         if _given(data.get("side")):
             allegations &= np.isin(self.side, [side.pk for side in data["side"]])
@@ -176,8 +178,7 @@ class Copy:
 
     def scope_pairs(self, filterset):
         """The (side id, party id) pairs (None for none) of the allegations of the incidents in scope."""
-        selection = self.select(filterset)
-        present = np.flatnonzero(np.bincount(self.pair[selection.incidents[self.allegation_incident]],
+        present = np.flatnonzero(np.bincount(self.pair[self._scope(filterset)[self.allegation_incident]],
                                              minlength=len(self.pair_side)))
         return {(int(self.pair_side[code]) or None, int(self.pair_party[code]) or None) for code in present}
 
@@ -329,7 +330,7 @@ def read(only=None, chunk=5000):
     """A Copy of the committed facts (of these incidents only, if given), or None when a write committed while
     they were read (the head moved)."""
     started = time.perf_counter()
-    at = head()
+    at = audit.head()
     from .models import Confidence, Status, Visibility, WeaponCategory
     from sources.models import OrganizationKind
 
@@ -435,7 +436,7 @@ def read(only=None, chunk=5000):
                                        for value in copy.organizations], dtype=np.int64)
     copy.organization_affiliated = np.array([described.get(int(value), ("", False))[1]
                                              for value in copy.organizations], dtype=bool)
-    if head() != at:
+    if audit.head() != at:
         return None
     copy.seconds = time.perf_counter() - started
     return copy
@@ -462,7 +463,7 @@ def current(filterset):
     how = getattr(settings, "ARCHIVE_COLUMNAR", "background")
     if how == "off" or not answers(filterset):
         return None
-    at = head()
+    at = audit.head()
     held = _state["copy"]
     if held is not None and held.head == at:
         return held
@@ -492,16 +493,18 @@ PATCH_LIMIT = 5000
 
 
 def _changed_since(at):
-    """(the record incidents that the audit entries after `at` wrote, the head after them); None when one of
-    them may have changed other incidents' facts, or `at` is not in the log (a transaction rolled back)."""
-    seq, hash_ = at
+    """(the record incidents that the audit entries after `at` (`audit.head()`) wrote, the head after them); None
+    when one of them may have changed other incidents' facts, or `at` is not in the log (a transaction rolled
+    back)."""
+    seq, _, hash_ = at.partition(":")
+    seq = int(seq)
     if seq and not AuditEvent.objects.filter(seq=seq, hash=hash_).exists():
         return None
     ids, last = set(), at
     entries = AuditEvent.objects.filter(seq__gt=seq).order_by("seq").values_list("seq", "hash", "scope", "action",
                                                                                 "changes")
     for entry_seq, entry_hash, scope, action, changes in entries.iterator(chunk_size=1000):
-        last = (entry_seq, entry_hash)
+        last = f"{entry_seq}:{entry_hash}"
         if scope.startswith("incident:"):
             ids.add(int(scope.partition(":")[2]))
             if len(ids) > PATCH_LIMIT:
